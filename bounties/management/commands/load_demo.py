@@ -1,0 +1,193 @@
+"""Build the demo site: homepage, fund index, funds with news, an admin and an editor.
+
+Idempotent: anything that already exists (matched by slug or username) is left
+as it is, so running it twice changes nothing.
+"""
+
+import io
+from datetime import date, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.images import ImageFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image as PILImage
+from PIL import ImageDraw
+from wagtail.images import get_image_model
+from wagtail.models import Page, Site
+
+from bounties.models import FundIndexPage, FundPage, FundUpdatePage
+from home.models import HomePage
+
+ADMIN_PASSWORD = "fundfill-admin"
+EDITOR_PASSWORD = "fundfill-editor"
+
+FUNDS = [
+    {
+        "slug": "audit-truecrypt",
+        "title": "Audit TrueCrypt",
+        "summary": "A professional security audit of the TrueCrypt disk encryption source code and its build.",
+        "body": "Millions trust TrueCrypt to protect their disks, yet nobody has audited its code or checked "
+        "that the published binaries match the published source. This fund pays for a public cryptographic "
+        "audit by an independent team, with the full report released to everyone.",
+        "goal_cents": 2_500_000,
+        "days_open": 60,
+        "escrow_days": 180,
+        "policy": "beneficiary",
+        "beneficiary": "Open Crypto Audit Project",
+        "colour": (22, 94, 131),
+        "news": [
+            (
+                "Audit team shortlisted",
+                12,
+                "Three firms have offered to do the audit; we publish their proposals.",
+            ),
+            ("Reproducible build checked", 4, "The Windows binary was rebuilt from source and matches."),
+        ],
+    },
+    {
+        "slug": "bypass-touchid",
+        "title": "First to bypass TouchID",
+        "summary": "A bounty for the first person to lift a fingerprint and unlock an iPhone 5s through TouchID.",
+        "body": "Apple says TouchID's sensor reads the sub-epidermal layers of the skin. The first to show a "
+        "reproducible bypass with a lifted fingerprint, on video and with a write-up, takes the bounty.",
+        "goal_cents": 1_000_000,
+        "days_open": 21,
+        "escrow_days": 90,
+        "policy": "refund",
+        "beneficiary": "",
+        "colour": (120, 48, 48),
+        "news": [
+            (
+                "Rules clarified",
+                2,
+                "The bypass must use a print lifted from a surface, not the finger itself.",
+            )
+        ],
+    },
+    {
+        "slug": "reproducible-tor-browser-macos",
+        "title": "Reproducible Tor Browser builds on macOS",
+        "summary": "Make the macOS Tor Browser build bit-for-bit reproducible, so anyone can verify a release.",
+        "body": "Reproducible builds let anyone check that a download was built from the published source. "
+        "Linux and Windows builds of Tor Browser are reproducible already; macOS is the gap this fund closes.",
+        "goal_cents": 800_000,
+        "days_open": 45,
+        "escrow_days": 120,
+        "policy": "refund",
+        "beneficiary": "",
+        "colour": (74, 44, 110),
+        "news": [("Toolchain notes published", 7, "The remaining sources of non-determinism are listed.")],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo content and users (safe to run again: existing content is kept)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            home = self.ensure_home()
+            index = self.ensure_index(home)
+            funds = [self.ensure_fund(index, spec) for spec in FUNDS]
+            if home.featured_fund_id is None:
+                home.featured_fund = funds[0]
+                home.save_revision().publish()
+            admin_created = self.ensure_user("admin", ADMIN_PASSWORD, superuser=True)
+            editor_created = self.ensure_user("editor", EDITOR_PASSWORD, group="Editors")
+        self.stdout.write(self.style.SUCCESS("Demo content ready."))
+        self.stdout.write(f"  Admin:  admin / {ADMIN_PASSWORD}{'' if admin_created else ' (existing)'}")
+        self.stdout.write(f"  Editor: editor / {EDITOR_PASSWORD}{'' if editor_created else ' (existing)'}")
+
+    def ensure_home(self):
+        site = Site.objects.filter(is_default_site=True).first()
+        home = HomePage.objects.first()
+        if home is None:
+            root = Page.get_first_root_node()
+            # Wagtail's initial migration leaves a "Welcome" page at the root's slug "home".
+            for page in root.get_children().exclude(content_type__model="homepage"):
+                if page.slug == "home":
+                    page.delete()
+            home = HomePage(
+                title="Fundfill",
+                slug="home",
+                hero_text="Bounties for the work that matters",
+                intro="<p>Pledge to a bounty. Your money waits in escrow until the work is done and the backers accept it.</p>",
+                search_description="Fundfill: crowdfunded bounties held in escrow until the work is done.",
+            )
+            root.add_child(instance=home)
+            home.save_revision().publish()
+        if site is None:
+            Site.objects.create(
+                hostname="localhost", port=80, root_page=home, is_default_site=True, site_name="Fundfill"
+            )
+        elif site.root_page_id != home.pk or site.site_name != "Fundfill":
+            site.root_page = home
+            site.site_name = "Fundfill"
+            site.save()
+        return home
+
+    def ensure_index(self, home):
+        index = FundIndexPage.objects.child_of(home).first()
+        if index is None:
+            index = FundIndexPage(
+                title="Funds", slug="funds", intro="Every bounty on Fundfill, newest first."
+            )
+            home.add_child(instance=index)
+            index.save_revision().publish()
+        return index
+
+    def ensure_fund(self, index, spec):
+        fund = FundPage.objects.filter(slug=spec["slug"]).first()
+        if fund is not None:
+            return fund
+        now = timezone.now().replace(minute=0, second=0, microsecond=0)
+        deadline = now + timedelta(days=spec["days_open"])
+        fund = FundPage(
+            title=spec["title"],
+            slug=spec["slug"],
+            summary=spec["summary"],
+            search_description=spec["summary"],
+            body=[("paragraph", f"<p>{spec['body']}</p>")],
+            image=self.make_image(spec["title"], spec["colour"]),
+            goal_cents=spec["goal_cents"],
+            pledge_deadline=deadline,
+            escrow_until=deadline + timedelta(days=spec["escrow_days"]),
+            failure_policy=spec["policy"],
+            beneficiary_name=spec["beneficiary"],
+        )
+        index.add_child(instance=fund)
+        fund.save_revision().publish()
+        for title, days_ago, text in spec["news"]:
+            update = FundUpdatePage(
+                title=title,
+                date=date.today() - timedelta(days=days_ago),
+                body=[("paragraph", f"<p>{text}</p>")],
+                search_description=text,
+            )
+            fund.add_child(instance=update)
+            update.save_revision().publish()
+        return fund
+
+    def make_image(self, title, colour):
+        """A plain coloured banner, so demo funds have an image for pages and link previews."""
+        picture = PILImage.new("RGB", (1200, 630), colour)
+        ImageDraw.Draw(picture).text((60, 280), title, fill=(255, 255, 255), font_size=64)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        name = title.lower().replace(" ", "-") + ".png"
+        return get_image_model().objects.create(title=title, file=ImageFile(buffer, name=name))
+
+    def ensure_user(self, username, password, *, superuser=False, group=None):
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            return False
+        if superuser:
+            user = User.objects.create_superuser(username, f"{username}@fundfill.example", password)
+        else:
+            user = User.objects.create_user(username, f"{username}@fundfill.example", password, is_staff=True)
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        return True

@@ -1,0 +1,215 @@
+"""Fund pages: what editors write about a bounty, and its news."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.functional import cached_property
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel
+from wagtail.contrib.routable_page.models import RoutablePageMixin, path
+from wagtail.fields import StreamField
+from wagtail.models import Page
+from wagtail.search import index
+
+from bounties.blocks import BodyBlock
+
+from .funds import Fund, FundStatus
+
+
+class FailurePolicy(models.TextChoices):
+    REFUND = "refund", "Refund backers"
+    BENEFICIARY = "beneficiary", "Give it to a named beneficiary"
+
+
+class FundIndexPage(RoutablePageMixin, Page):
+    """Lists every fund, filterable by status; `feed/` is the new-funds RSS feed."""
+
+    intro = models.TextField(blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    parent_page_types = ["home.HomePage"]
+    subpage_types = ["bounties.FundPage"]
+    max_count_per_parent = 1
+    per_page = 12
+
+    def funds(self):
+        return (
+            FundPage.objects.live()
+            .public()
+            .child_of(self)
+            .select_related("fund", "image")
+            .order_by("-first_published_at", "-pk")
+        )
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        status = request.GET.get("status", "")
+        funds = self.funds()
+        if status in FundStatus.values:
+            funds = funds.filter(fund__status=status)
+        else:
+            status = ""
+        paginator = Paginator(funds, self.per_page)
+        try:
+            funds_page = paginator.page(request.GET.get("page", 1))
+        except PageNotAnInteger:
+            funds_page = paginator.page(1)
+        except EmptyPage:
+            funds_page = paginator.page(paginator.num_pages)
+        context.update(funds=funds_page, status=status, statuses=FundStatus.choices)
+        return context
+
+    @path("feed/", name="feed")
+    def feed(self, request):
+        from bounties.feeds import NewFundsFeed
+
+        return NewFundsFeed(self)(request)
+
+
+class FundPage(RoutablePageMixin, Page):
+    """A bounty: what must be done, the goal, and the rules for its escrow.
+
+    Status and pledged totals are not page fields: they live on `Fund`, which
+    only the bounty services change (see `bounties.models.funds`).
+    """
+
+    summary = models.CharField(
+        max_length=300, help_text="One or two sentences: shown in lists and link previews."
+    )
+    body = StreamField(BodyBlock(), blank=True)
+    image = models.ForeignKey(
+        "wagtailimages.Image",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Shown on the page and in link previews (Open Graph).",
+    )
+    goal_cents = models.PositiveBigIntegerField(
+        "goal (cents)", validators=[MinValueValidator(100)], help_text="The target, in cents."
+    )
+    pledge_deadline = models.DateTimeField(help_text="Pledges are accepted until this moment.")
+    escrow_until = models.DateTimeField(
+        help_text="Money stays in escrow until this moment; must be on or after the pledge deadline."
+    )
+    failure_policy = models.CharField(
+        max_length=16,
+        choices=FailurePolicy.choices,
+        default=FailurePolicy.REFUND,
+        help_text="What happens to the money when nobody wins by the escrow date.",
+    )
+    beneficiary_name = models.CharField(
+        max_length=200, blank=True, help_text="Required when the failure policy is a beneficiary."
+    )
+    vote_window_hours = models.PositiveIntegerField(
+        default=72, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+    )
+    quorum_percent = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Share of the escrowed money that must vote for a claim decision to count.",
+    )
+
+    search_fields = Page.search_fields + [
+        index.SearchField("summary"),
+        index.SearchField("body"),
+    ]
+
+    content_panels = Page.content_panels + [
+        FieldPanel("summary"),
+        FieldPanel("image"),
+        FieldPanel("body"),
+        MultiFieldPanel(
+            [
+                FieldPanel("goal_cents"),
+                FieldRowPanel([FieldPanel("pledge_deadline"), FieldPanel("escrow_until")]),
+                FieldRowPanel([FieldPanel("failure_policy"), FieldPanel("beneficiary_name")]),
+            ],
+            heading="Money and escrow",
+        ),
+        MultiFieldPanel(
+            [FieldRowPanel([FieldPanel("vote_window_hours"), FieldPanel("quorum_percent")])],
+            heading="Voting on claims",
+        ),
+        HelpPanel(
+            template="bounties/panels/fund_status_panel.html",
+            heading="Status (set by the bounty services, read-only)",
+        ),
+    ]
+
+    parent_page_types = ["bounties.FundIndexPage"]
+    subpage_types = ["bounties.FundUpdatePage"]
+
+    class Meta:
+        verbose_name = "fund"
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.pledge_deadline and self.escrow_until and self.escrow_until < self.pledge_deadline:
+            errors["escrow_until"] = "The escrow date must be on or after the pledge deadline."
+        if self.failure_policy == FailurePolicy.BENEFICIARY and not self.beneficiary_name.strip():
+            errors["beneficiary_name"] = "Name the beneficiary who receives the money if nobody wins."
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # Every fund page has its money-side row from the start.
+        Fund.objects.get_or_create(page_id=self.pk)
+
+    @cached_property
+    def state(self):
+        """The fund's status and totals (an unsaved default while previewing a new page)."""
+        try:
+            return self.fund
+        except Fund.DoesNotExist:
+            return Fund(page=self)
+
+    @property
+    def progress_percent(self):
+        if not self.goal_cents:
+            return 0
+        return min(100, round(self.state.pledged_cents * 100 / self.goal_cents))
+
+    @property
+    def is_open_for_pledges(self):
+        return self.state.status == FundStatus.OPEN and timezone.now() < self.pledge_deadline
+
+    def updates(self):
+        return FundUpdatePage.objects.live().public().child_of(self).order_by("-date", "-pk")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["updates"] = self.updates()[:20]
+        context["currency"] = settings.FUNDFILL_CURRENCY
+        return context
+
+    @path("feed/", name="feed")
+    def feed(self, request):
+        from bounties.feeds import FundNewsFeed
+
+        return FundNewsFeed(self)(request)
+
+
+class FundUpdatePage(Page):
+    """News about one fund, listed on its page newest first."""
+
+    date = models.DateField("post date", default=timezone.localdate)
+    body = StreamField(BodyBlock(), blank=True)
+
+    search_fields = Page.search_fields + [index.SearchField("body")]
+    content_panels = Page.content_panels + [FieldPanel("date"), FieldPanel("body")]
+
+    parent_page_types = ["bounties.FundPage"]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = "fund news"
+        verbose_name_plural = "fund news"
+
+    @property
+    def fund_page(self):
+        return self.get_parent().specific

@@ -1,0 +1,1 @@
+"""Receivers that keep derived data in step with pages."""

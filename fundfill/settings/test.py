@@ -1,0 +1,26 @@
+"""Tests: PostgreSQL started by the test harness, fast hashing, no real services."""
+
+import os
+
+from .base import *  # noqa: F403
+
+SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789abcdef"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+
+if os.environ.get("FUNDFILL_TEST_DATABASE_URL"):
+    DATABASES = {  # noqa: F405
+        "default": dj_database_url.parse(  # noqa: F405
+            os.environ["FUNDFILL_TEST_DATABASE_URL"], conn_max_age=0
+        )
+    }
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+MEDIA_ROOT = Path(os.environ.get("FUNDFILL_TEST_MEDIA_ROOT", "/tmp/fundfill-test-media"))  # noqa: F405
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# Serve static files straight from the finders; no collectstatic before tests.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+REDIS_URL = os.environ.get("FUNDFILL_TEST_REDIS_URL", "")

@@ -1,0 +1,39 @@
+import pytest
+
+from tests.factories import FundPageFactory, UserFactory, build_site
+
+
+@pytest.fixture
+def site_tree(db):
+    home, index = build_site()
+    return home, index
+
+
+@pytest.fixture
+def home_page(site_tree):
+    return site_tree[0]
+
+
+@pytest.fixture
+def fund_index(site_tree):
+    return site_tree[1]
+
+
+@pytest.fixture
+def make_fund(fund_index):
+    def make(**kwargs):
+        return FundPageFactory(parent=fund_index, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def fund(make_fund):
+    return make_fund(
+        title="Audit TrueCrypt", slug="audit-truecrypt", summary="An independent audit of TrueCrypt."
+    )
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
