@@ -15,11 +15,13 @@ class _PageFeed(Feed):
         self.request = request
         return self.page
 
+    # Absolute URLs on the host the feed was fetched from (as its atom:link self is), not the
+    # Site record's hostname: Wagtail's default "localhost:80" sends dev readers nowhere.
     def link(self, obj):
-        return obj.get_full_url(self.request)
+        return self.request.build_absolute_uri(obj.get_url(self.request))
 
     def item_link(self, item):
-        return item.get_full_url(self.request)
+        return self.request.build_absolute_uri(item.get_url(self.request))
 
     def item_title(self, item):
         return item.title

@@ -6,7 +6,7 @@ import factory
 import wagtail_factories
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from wagtail.models import Page, Site
+from wagtail.models import Locale, Page, Site
 
 from bounties.models import FundIndexPage, FundPage, FundUpdatePage
 from home.models import HomePage
@@ -16,10 +16,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"backer{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    password = factory.django.Password("correct horse battery")
 
 
 class HomePageFactory(wagtail_factories.PageFactory):
@@ -59,6 +60,8 @@ class FundUpdatePageFactory(wagtail_factories.PageFactory):
 
 def build_site():
     """Root → HomePage (default site) → FundIndexPage; works on an empty (flushed) database too."""
+    # A transactional test flushes the data Wagtail's migrations made: put it back.
+    Locale.objects.get_or_create(language_code="en")
     root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
     home = HomePage.objects.first()
     if home is None:

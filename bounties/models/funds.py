@@ -18,7 +18,10 @@ class FundStatus(models.TextChoices):
 class Fund(models.Model):
     """One per FundPage: status and denormalised totals (the pledge transaction updates them)."""
 
-    page = models.OneToOneField("bounties.FundPage", on_delete=models.PROTECT, related_name="fund")
+    # The fund shares its page's id, so one number names a fund everywhere (URLs, API, ledger).
+    page = models.OneToOneField(
+        "bounties.FundPage", on_delete=models.CASCADE, primary_key=True, related_name="fund"
+    )
     status = models.CharField(max_length=16, choices=FundStatus.choices, default=FundStatus.OPEN)
     pledged_cents = models.BigIntegerField(default=0)
     backer_count = models.PositiveIntegerField(default=0)

@@ -212,3 +212,31 @@ WAGTAILDOCS_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
 FUNDFILL_CURRENCY = os.environ.get("FUNDFILL_CURRENCY", "usd")
 FUNDFILL_MIN_PLEDGE_CENTS = int(os.environ.get("FUNDFILL_MIN_PLEDGE_CENTS", "100"))
 FUNDFILL_MAX_PLEDGE_CENTS = int(os.environ.get("FUNDFILL_MAX_PLEDGE_CENTS", "10000000"))
+
+# Payments: `local` (dev and tests: a test-card page that emits the same signed
+# events as Stripe) or `stripe`. STRIPE_API_BASE points the library elsewhere (tests).
+PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "local")
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# The local gateway signs its events with this when STRIPE_WEBHOOK_SECRET is unset.
+LOCAL_WEBHOOK_SECRET = "whsec_local_gateway_not_a_real_secret"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "bounties.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fundfill API",
+    "DESCRIPTION": "Wallets, funds and pledges. Money is in integer cents.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}

@@ -1,0 +1,74 @@
+"""Domain errors. Each has a stable `code` shared by the API and the forms, and says
+whether money moved (it never does when one of these is raised: the transaction rolls back)."""
+
+
+class BountiesError(Exception):
+    """Base for every refusal of a bounty action."""
+
+    code = "error"
+    status = 400
+    default_message = "The request could not be completed."
+
+    def __init__(self, message=None, **details):
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    @property
+    def user_message(self):
+        return f"{self.message} No money moved."
+
+
+class InvalidAmount(BountiesError):
+    """The amount is not a positive whole number of cents within the site's limits."""
+
+    code = "invalid_amount"
+    default_message = "Enter an amount in dollars and cents, like 25 or 25.50."
+
+
+class InsufficientFunds(BountiesError):
+    """The wallet holds less than the amount asked for."""
+
+    code = "insufficient_funds"
+    status = 402
+    default_message = "Your wallet does not hold enough for this."
+
+
+class FundNotOpen(BountiesError):
+    """The fund is not taking pledges (deadline passed, claim under vote, or settled)."""
+
+    code = "fund_not_open"
+    status = 409
+    default_message = "This fund is not taking pledges."
+
+
+class WithdrawNotAllowed(BountiesError):
+    """The pledge cannot be withdrawn now (fund closed, claim under vote, or already withdrawn)."""
+
+    code = "withdraw_not_allowed"
+    status = 409
+    default_message = "This pledge cannot be withdrawn now."
+
+
+class IdempotencyMismatch(BountiesError):
+    """The idempotency key was already used for a different request."""
+
+    code = "idempotency_mismatch"
+    status = 422
+    default_message = "This request key was already used for a different pledge."
+
+
+class CardDeclined(BountiesError):
+    """The payment gateway declined the card."""
+
+    code = "card_declined"
+    status = 402
+    default_message = "Your card was declined."
+
+
+class TryAgainLater(BountiesError):
+    """The database was too busy to finish the action; it rolled back and is safe to retry."""
+
+    code = "try_again"
+    status = 503
+    default_message = "We are very busy right now; please try again in a moment."

@@ -1,0 +1,46 @@
+"""Parsing and checking amounts. Money is integer cents; anything inexact is refused, never rounded."""
+
+import hashlib
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+
+from bounties.errors import InvalidAmount
+
+MAX_DIGITS = 15
+
+
+def parse_dollars(text) -> int:
+    """Dollars as typed ("25", "25.50", "$1,000") to cents.
+
+    Refuses fractions of a cent, exponents, NaN and non-ASCII digits.
+    """
+    raw = str(text or "").strip().replace(",", "").removeprefix("$").strip()
+    if not raw or not raw.isascii() or len(raw) > MAX_DIGITS + 3 or any(c in raw for c in "eEnN_+ "):
+        raise InvalidAmount()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise InvalidAmount() from None
+    cents = value * 100
+    if not value.is_finite() or cents != cents.to_integral_value():
+        raise InvalidAmount("Amounts are in whole cents: use at most two decimal places.")
+    return int(cents)
+
+
+def check_amount(amount_cents, *, minimum=None, maximum=None) -> int:
+    """A positive whole number of cents within the site's limits (bools and floats are refused)."""
+    minimum = settings.FUNDFILL_MIN_PLEDGE_CENTS if minimum is None else minimum
+    maximum = settings.FUNDFILL_MAX_PLEDGE_CENTS if maximum is None else maximum
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+        raise InvalidAmount("The amount must be a whole number of cents.")
+    if amount_cents < minimum:
+        raise InvalidAmount(f"The smallest amount is {minimum / 100:,.2f}.", minimum_cents=minimum)
+    if amount_cents > maximum:
+        raise InvalidAmount(f"The largest amount is {maximum / 100:,.2f}.", maximum_cents=maximum)
+    return amount_cents
+
+
+def fingerprint(*parts) -> str:
+    """What an idempotency key was first used for, to refuse its reuse for something else."""
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()

@@ -1,0 +1,73 @@
+"""The local gateway: a test-card page for dev and tests, no network.
+
+It produces the same signed events Stripe would and feeds them to the same
+webhook code, so the real signature check and credit path run everywhere.
+"""
+
+import json
+import time
+import uuid
+
+import stripe
+from django.urls import reverse
+
+from bounties.errors import CardDeclined
+from bounties.models import Deposit
+from bounties.payments import Checkout, webhook_secret
+
+SUCCESS_CARD = "4242424242424242"
+DECLINE_CARD = "4000000000000002"
+DECLINE_MESSAGE = "Your card was declined (test card ending 0002)."
+
+
+def normalise_card(number: str) -> str:
+    return "".join(ch for ch in str(number or "") if not ch.isspace() and ch != "-")
+
+
+class LocalGateway:
+    name = "local"
+
+    def start_checkout(self, deposit: Deposit, *, success_url: str, cancel_url: str) -> Checkout:
+        return Checkout(
+            provider_id=f"cs_local_{deposit.uuid.hex}",
+            url=reverse("local_checkout", kwargs={"deposit_uuid": deposit.uuid}),
+        )
+
+    def pay(self, deposit: Deposit, card: str) -> None:
+        """Charge a test card: emits a signed success or failure event. Raises CardDeclined on decline."""
+        from bounties.payments.webhooks import receive
+
+        card = normalise_card(card)
+        if card not in (SUCCESS_CARD, DECLINE_CARD):
+            raise ValueError(
+                "Use test card 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined)."
+            )
+        session = {
+            "id": deposit.provider_id or f"cs_local_{deposit.uuid.hex}",
+            "object": "checkout.session",
+            "amount_total": deposit.amount_cents,
+            "currency": "usd",
+            "client_reference_id": str(deposit.uuid),
+            "metadata": {"deposit": str(deposit.uuid)},
+        }
+        if card == SUCCESS_CARD:
+            event_type = "checkout.session.completed"
+            session["payment_status"] = "paid"
+        else:
+            event_type = "checkout.session.async_payment_failed"
+            session["payment_status"] = "unpaid"
+            session["last_payment_error"] = {"code": "card_declined", "message": DECLINE_MESSAGE}
+        event = {
+            "id": f"evt_local_{uuid.uuid4().hex}",
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()),
+            "data": {"object": session},
+        }
+        payload = json.dumps(event)
+        signature = stripe.WebhookSignature.generate_signature_header(payload, webhook_secret())
+        status, body = receive(payload.encode(), signature)
+        if status != 200:
+            raise RuntimeError(f"local webhook refused: {body}")
+        if card == DECLINE_CARD:
+            raise CardDeclined(DECLINE_MESSAGE)

@@ -1,0 +1,170 @@
+"""Posting transfers to the double-entry ledger, and proving its invariants.
+
+`transfer_post` is the one way money moves: it writes a balanced transfer, its
+entries, and the cached balances in the caller's transaction, debiting with a
+conditional UPDATE so a balance can never go below zero, even under races.
+"""
+
+from collections.abc import Sequence
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q, Sum
+
+from bounties.errors import InsufficientFunds
+from bounties.models import (
+    Account,
+    AccountKind,
+    Deposit,
+    DepositStatus,
+    Entry,
+    Fund,
+    Pledge,
+    PledgeStatus,
+    Transfer,
+)
+
+
+def _require_transaction():
+    if not connection.in_atomic_block:
+        raise RuntimeError("Ledger writes must run inside a money operation (a transaction).")
+
+
+def _account(kind, **owner):
+    try:
+        with transaction.atomic():
+            account, _ = Account.objects.get_or_create(kind=kind, **owner)
+    except IntegrityError:  # created concurrently by another transaction
+        account = Account.objects.get(kind=kind, **owner)
+    return account
+
+
+def wallet_for(user) -> Account:
+    return _account(AccountKind.WALLET, user=user)
+
+
+def payout_for(user) -> Account:
+    return _account(AccountKind.PAYOUT, user=user)
+
+
+def escrow_for(fund: Fund) -> Account:
+    return _account(AccountKind.ESCROW, fund=fund)
+
+
+def external_account() -> Account:
+    return _account(AccountKind.EXTERNAL)
+
+
+def transfer_post(
+    *, kind: str, key: str, legs: Sequence[tuple[Account, int]], memo: str = "", user=None, fund=None
+) -> Transfer:
+    """Write one balanced transfer. Raises InsufficientFunds if a debit would overdraw an account.
+
+    Balances are updated in account-id order (the fixed lock order), after the
+    caller has locked the fund, so concurrent transfers cannot deadlock.
+    """
+    _require_transaction()
+    amounts = [amount for _, amount in legs]
+    if sum(amounts) != 0 or any(not isinstance(a, int) or a == 0 for a in amounts):
+        raise ValueError(f"Unbalanced or zero legs for transfer {key!r}: {amounts}")
+    transfer = Transfer.objects.create(kind=kind, idempotency_key=key, memo=memo, user=user, fund=fund)
+    for account, amount in sorted(legs, key=lambda leg: leg[0].pk):
+        rows = Account.objects.filter(pk=account.pk)
+        if amount < 0 and account.kind != AccountKind.EXTERNAL:
+            rows = rows.filter(balance__gte=-amount)
+        if rows.update(balance=F("balance") + amount) == 0:
+            balance = Account.objects.values_list("balance", flat=True).get(pk=account.pk)
+            raise InsufficientFunds(shortfall_cents=-amount - balance, balance_cents=balance)
+    Entry.objects.bulk_create(
+        Entry(transfer=transfer, account=account, amount=amount) for account, amount in legs
+    )
+    return transfer
+
+
+def balance_of(account: Account | None) -> int:
+    return account.balance if account is not None else 0
+
+
+# --- Proof -------------------------------------------------------------------------------------
+
+
+def ledger_violations() -> list[str]:
+    """Every broken invariant, in words; an empty list means the books are right."""
+    problems = []
+
+    for row in Entry.objects.values("transfer").annotate(total=Sum("amount")).exclude(total=0):
+        problems.append(f"transfer {row['transfer']} is unbalanced: entries sum to {row['total']}")
+    for pk in Transfer.objects.annotate(n=Count("entries")).filter(n=0).values_list("pk", flat=True):
+        problems.append(f"transfer {pk} has no entries")
+    total = Entry.objects.aggregate(total=Sum("amount"))["total"] or 0
+    if total != 0:
+        problems.append(f"all entries sum to {total}, not 0")
+
+    sums = dict(Entry.objects.values_list("account").annotate(total=Sum("amount")))
+    for account in Account.objects.all():
+        if account.balance != sums.get(account.pk, 0):
+            problems.append(
+                f"{account} (account {account.pk}) caches balance {account.balance} but its entries sum to "
+                f"{sums.get(account.pk, 0)}"
+            )
+        if account.kind != AccountKind.EXTERNAL and account.balance < 0:
+            problems.append(f"{account} (account {account.pk}) is negative: {account.balance}")
+
+    active = Q(pledges__status=PledgeStatus.ACTIVE)
+    funds = Fund.objects.annotate(
+        live_cents=Sum("pledges__amount_cents", filter=active),
+        live_backers=Count("pledges__user", filter=active, distinct=True),
+    )
+    escrows = dict(Account.objects.filter(kind=AccountKind.ESCROW).values_list("fund", "balance"))
+    for fund in funds:
+        live = fund.live_cents or 0
+        if escrows.get(fund.pk, 0) != live:
+            problems.append(
+                f"fund {fund.pk}: escrow holds {escrows.get(fund.pk, 0)} but live pledges sum to {live}"
+            )
+        if fund.pledged_cents != live:
+            problems.append(
+                f"fund {fund.pk}: pledged_cents is {fund.pledged_cents} but live pledges sum to {live}"
+            )
+        if fund.backer_count != fund.live_backers:
+            problems.append(
+                f"fund {fund.pk}: backer_count is {fund.backer_count} but {fund.live_backers} back it"
+            )
+
+    money_moved = ~Q(status__in=[PledgeStatus.PENDING_FUNDS, PledgeStatus.CANCELLED])
+    for pledge in Pledge.objects.filter(money_moved, transfer__isnull=True).values_list("pk", flat=True):
+        problems.append(f"pledge {pledge} holds money but has no pledge transfer")
+    for pledge in Pledge.objects.filter(~money_moved, transfer__isnull=False).values_list("pk", flat=True):
+        problems.append(f"pledge {pledge} moved money but is not marked so")
+    mismatched = Pledge.objects.filter(transfer__isnull=False).exclude(
+        transfer__entries__amount=F("amount_cents")
+    )
+    for pledge in mismatched.values_list("pk", flat=True):
+        problems.append(f"pledge {pledge}: its transfer does not move its amount")
+
+    deposited = (
+        Deposit.objects.filter(status=DepositStatus.SUCCEEDED).aggregate(t=Sum("amount_cents"))["t"] or 0
+    )
+    if Deposit.objects.filter(status=DepositStatus.SUCCEEDED, transfer__isnull=True).exists():
+        problems.append("a succeeded deposit has no deposit transfer")
+    external = Account.objects.filter(kind=AccountKind.EXTERNAL).aggregate(t=Sum("balance"))["t"] or 0
+    paid_out = (
+        Entry.objects.filter(account__kind=AccountKind.EXTERNAL, amount__gt=0).aggregate(t=Sum("amount"))["t"]
+        or 0
+    )
+    if -external != deposited - paid_out:
+        problems.append(
+            f"external account is {external} but succeeded deposits ({deposited}) less payouts ({paid_out}) "
+            f"say {-(deposited - paid_out)}"
+        )
+    return problems
+
+
+__all__ = [
+    "balance_of",
+    "escrow_for",
+    "external_account",
+    "ledger_violations",
+    "payout_for",
+    "transfer_post",
+    "wallet_for",
+]

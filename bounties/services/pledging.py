@@ -1,0 +1,223 @@
+"""Pledging money to funds and withdrawing it.
+
+Lock order, everywhere: the fund row first, then accounts by id (`transfer_post`).
+A pledge's transfer key is `pledge:{user}:{key}`, so a replayed request, a
+concurrent duplicate, or the scheduled completion of a card pledge can never
+move the money twice.
+"""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bounties.errors import FundNotOpen, IdempotencyMismatch, InsufficientFunds, WithdrawNotAllowed
+from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, PledgeStatus, TransferKind
+from bounties.money import check_amount, fingerprint
+from bounties.services import announcing, money_operation
+from bounties.services.ledger import escrow_for, transfer_post, wallet_for
+
+
+@dataclass(frozen=True)
+class PledgeOutcome:
+    pledge: Pledge
+    replayed: bool = False
+    deposit: Deposit | None = None
+
+
+def _replay(user, key, fp) -> PledgeOutcome | None:
+    pledge = Pledge.objects.filter(user=user, key=key).first()
+    if pledge is None:
+        return None
+    if pledge.fingerprint != fp:
+        raise IdempotencyMismatch()
+    deposit = pledge.deposits.order_by("-pk").first() if pledge.status == PledgeStatus.PENDING_FUNDS else None
+    return PledgeOutcome(pledge=pledge, replayed=True, deposit=deposit)
+
+
+def _lock_fund(fund_id) -> Fund:
+    return Fund.objects.select_for_update(of=("self",)).select_related("page").get(pk=fund_id)
+
+
+def _require_open(fund: Fund):
+    if fund.status == FundStatus.VOTING:
+        raise FundNotOpen("This fund is not taking pledges while backers vote on a claim.")
+    if fund.status != FundStatus.OPEN:
+        raise FundNotOpen(f"This fund is {fund.get_status_display().lower()} and no longer takes pledges.")
+    if timezone.now() >= fund.page.pledge_deadline:
+        raise FundNotOpen("The pledge deadline for this fund has passed.")
+
+
+def _transfer_key(pledge: Pledge) -> str:
+    return f"pledge:{pledge.user_id}:{pledge.key}"
+
+
+def _move_into_escrow(fund: Fund, pledge: Pledge):
+    """Debit the wallet, credit escrow, mark the pledge active and update the fund's totals."""
+    transfer = transfer_post(
+        kind=TransferKind.PLEDGE,
+        key=_transfer_key(pledge),
+        legs=[(wallet_for(pledge.user), -pledge.amount_cents), (escrow_for(fund), pledge.amount_cents)],
+        memo=f"Pledge to {fund.page.title}",
+        user=pledge.user,
+        fund=fund,
+    )
+    pledge.transfer = transfer
+    pledge.status = PledgeStatus.ACTIVE
+    if pledge.pk:
+        pledge.save(update_fields=["transfer", "status", "updated_at"])
+    else:
+        pledge.save()
+    first_pledge = (
+        not fund.pledges.filter(user_id=pledge.user_id, status=PledgeStatus.ACTIVE)
+        .exclude(pk=pledge.pk)
+        .exists()
+    )
+    before = fund.pledged_cents
+    after = before + pledge.amount_cents
+    Fund.objects.filter(pk=fund.pk).update(
+        pledged_cents=F("pledged_cents") + pledge.amount_cents,
+        backer_count=F("backer_count") + int(first_pledge),
+    )
+    fund.pledged_cents = after
+    announcing.stage(
+        key=f"pledge:{pledge.pk}", event="pledge", fund=fund.pk, amount_cents=pledge.amount_cents
+    )
+    for percent in announcing.milestones_crossed(goal_cents=fund.page.goal_cents, before=before, after=after):
+        announcing.stage(
+            key=f"milestone:{fund.pk}:{percent}", event="milestone", fund=fund.pk, percent=percent
+        )
+
+
+@money_operation
+def pledge_create(*, user, fund_id: int, amount_cents: int, key: str) -> PledgeOutcome:
+    """Move `amount_cents` from the user's wallet into the fund's escrow, once per key."""
+    check_amount(amount_cents)
+    fp = fingerprint(user.pk, fund_id, amount_cents)
+    if replay := _replay(user, key, fp):
+        return replay
+    fund = _lock_fund(fund_id)
+    # A duplicate of this request may have committed while we waited for the lock.
+    if replay := _replay(user, key, fp):
+        return replay
+    _require_open(fund)
+    pledge = Pledge(user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp)
+    try:
+        with transaction.atomic():
+            _move_into_escrow(fund, pledge)
+    except IntegrityError:
+        # The same key was used concurrently for another fund: that one won.
+        if replay := _replay(user, key, fp):
+            return replay
+        raise
+    return PledgeOutcome(pledge=pledge)
+
+
+@money_operation
+def pledge_create_with_card(
+    *, user, fund_id: int, amount_cents: int, key: str, gateway: str
+) -> PledgeOutcome:
+    """Pledge more than the wallet holds: record a pending pledge and a deposit for the difference.
+
+    Nothing moves now. When the deposit's payment lands, the webhook credits the
+    wallet and completes the pledge in the same transaction.
+    """
+    check_amount(amount_cents)
+    fp = fingerprint(user.pk, fund_id, amount_cents)
+    if replay := _replay(user, key, fp):
+        return replay
+    fund = _lock_fund(fund_id)
+    if replay := _replay(user, key, fp):
+        return replay
+    _require_open(fund)
+    pledge = Pledge(user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp)
+    shortfall = amount_cents - wallet_for(user).balance
+    if shortfall <= 0:
+        _move_into_escrow(fund, pledge)
+        return PledgeOutcome(pledge=pledge)
+    pledge.status = PledgeStatus.PENDING_FUNDS
+    pledge.save()
+    deposit = Deposit.objects.create(user=user, amount_cents=shortfall, gateway=gateway, pledge=pledge)
+    return PledgeOutcome(pledge=pledge, deposit=deposit)
+
+
+def complete_pending_pledge(pledge_id: int) -> Pledge:
+    """Inside a money operation: finish a card pledge once its money is in the wallet.
+
+    If the fund stopped taking pledges meanwhile, or the wallet no longer holds
+    enough, the pledge is cancelled and the money stays in the wallet.
+    """
+    pledge = Pledge.objects.select_related("user").get(pk=pledge_id)
+    fund = _lock_fund(pledge.fund_id)
+    pledge = Pledge.objects.select_for_update().select_related("user").get(pk=pledge_id)
+    if pledge.status != PledgeStatus.PENDING_FUNDS:
+        return pledge
+    try:
+        with transaction.atomic():
+            _require_open(fund)
+            _move_into_escrow(fund, pledge)
+    except (FundNotOpen, InsufficientFunds) as refusal:
+        pledge.refresh_from_db()
+        pledge.status = PledgeStatus.CANCELLED
+        pledge.note = f"{refusal.message} Your payment is in your wallet."
+        pledge.save(update_fields=["status", "note", "updated_at"])
+    return pledge
+
+
+@money_operation
+def pledge_complete(*, pledge_id: int) -> Pledge:
+    """The scheduled safety net: complete a pending card pledge whose deposit has landed."""
+    pledge = Pledge.objects.get(pk=pledge_id)
+    paid = pledge.deposits.filter(status=DepositStatus.SUCCEEDED).exists()
+    declined = not paid and not pledge.deposits.exclude(status=DepositStatus.DECLINED).exists()
+    if paid:
+        return complete_pending_pledge(pledge_id)
+    if declined and pledge.status == PledgeStatus.PENDING_FUNDS:
+        Pledge.objects.filter(pk=pledge_id, status=PledgeStatus.PENDING_FUNDS).update(
+            status=PledgeStatus.CANCELLED, note="The card payment was declined. No money moved."
+        )
+    return pledge
+
+
+def pending_pledges_complete() -> int:
+    """Complete every pending card pledge whose deposit landed (or cancel declined ones); returns how many."""
+    done = 0
+    pending = Pledge.objects.filter(status=PledgeStatus.PENDING_FUNDS).values_list("pk", flat=True)
+    for pledge_id in list(pending):
+        if pledge_complete(pledge_id=pledge_id).status != PledgeStatus.PENDING_FUNDS:
+            done += 1
+    return done
+
+
+@money_operation
+def pledge_withdraw(*, user, pledge_id: int) -> Pledge:
+    """Return an active pledge to the backer's wallet while the fund is open and no claim is under vote."""
+    fund_id = Pledge.objects.values_list("fund_id", flat=True).get(pk=pledge_id, user=user)
+    fund = _lock_fund(fund_id)
+    pledge = Pledge.objects.select_for_update().get(pk=pledge_id, user=user)
+    if pledge.status != PledgeStatus.ACTIVE:
+        raise WithdrawNotAllowed(
+            f"This pledge is {pledge.get_status_display().lower()}, so there is nothing to withdraw."
+        )
+    if fund.status == FundStatus.VOTING:
+        raise WithdrawNotAllowed("Pledges cannot be withdrawn while backers vote on a claim.")
+    if fund.status != FundStatus.OPEN or timezone.now() >= fund.page.pledge_deadline:
+        raise WithdrawNotAllowed("This fund has closed: pledges stay in escrow until it is settled.")
+    transfer = transfer_post(
+        kind=TransferKind.WITHDRAW,
+        key=f"withdraw:{pledge.pk}",
+        legs=[(escrow_for(fund), -pledge.amount_cents), (wallet_for(user), pledge.amount_cents)],
+        memo=f"Withdrawn from {fund.page.title}",
+        user=user,
+        fund=fund,
+    )
+    pledge.status = PledgeStatus.WITHDRAWN
+    pledge.release_transfer = transfer
+    pledge.save(update_fields=["status", "release_transfer", "updated_at"])
+    last_pledge = not fund.pledges.filter(user=user, status=PledgeStatus.ACTIVE).exists()
+    Fund.objects.filter(pk=fund.pk).update(
+        pledged_cents=F("pledged_cents") - pledge.amount_cents,
+        backer_count=F("backer_count") - int(last_pledge),
+    )
+    return pledge

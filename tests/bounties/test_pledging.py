@@ -1,0 +1,82 @@
+"""Pledging, worked through step by step with the sums asserted at each one."""
+
+import pytest
+from django.db import transaction
+
+from bounties.errors import (
+    FundNotOpen,
+    IdempotencyMismatch,
+    InsufficientFunds,
+    InvalidAmount,
+    WithdrawNotAllowed,
+)
+from bounties.models import Fund, FundStatus, Pledge, PledgeStatus, Transfer
+from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
+from bounties.services.deposits import deposit_create
+from bounties.services.ledger import ledger_violations, wallet_for
+from bounties.services.pledging import pledge_create, pledge_withdraw
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def top_up(user, cents):
+    deposit = deposit_create(user=user, amount_cents=cents, gateway="local")
+    LocalGateway().pay(deposit, SUCCESS_CARD)
+    return deposit
+
+
+def test_pledge_moves_wallet_money_into_escrow_once_per_key(fund):
+    alice = UserFactory(username="alice")
+    top_up(alice, 10_000)  # $100 in Alice's wallet
+    assert wallet_for(alice).balance == 10_000
+
+    outcome = pledge_create(user=alice, fund_id=fund.pk, amount_cents=2_500, key="k1")
+    assert not outcome.replayed
+    assert wallet_for(alice).balance == 7_500  # $25 left the wallet...
+    fund_state = Fund.objects.get(pk=fund.pk)
+    assert (fund_state.pledged_cents, fund_state.backer_count) == (2_500, 1)  # ...and sits in escrow
+
+    replay = pledge_create(user=alice, fund_id=fund.pk, amount_cents=2_500, key="k1")
+    assert replay.replayed and replay.pledge.pk == outcome.pledge.pk
+    assert wallet_for(alice).balance == 7_500  # the replay moved nothing
+    assert Transfer.objects.filter(kind="pledge").count() == 1
+
+    with pytest.raises(IdempotencyMismatch):
+        pledge_create(user=alice, fund_id=fund.pk, amount_cents=5_000, key="k1")
+    assert wallet_for(alice).balance == 7_500
+    assert ledger_violations() == []
+
+
+def test_refusals_move_nothing(fund, make_fund):
+    bob = UserFactory(username="bob")
+    top_up(bob, 1_000)
+    with pytest.raises(InsufficientFunds) as short:
+        pledge_create(user=bob, fund_id=fund.pk, amount_cents=1_500, key="a")
+    assert short.value.details["shortfall_cents"] == 500
+    with pytest.raises(InvalidAmount):
+        pledge_create(user=bob, fund_id=fund.pk, amount_cents=0, key="b")
+    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.VOTING)
+    with pytest.raises(FundNotOpen):
+        pledge_create(user=bob, fund_id=fund.pk, amount_cents=100, key="c")
+    assert wallet_for(bob).balance == 1_000
+    assert not Pledge.objects.exists()
+    assert ledger_violations() == []
+
+
+def test_withdraw_returns_money_while_open_only(fund):
+    carol = UserFactory(username="carol")
+    top_up(carol, 5_000)
+    pledge = pledge_create(user=carol, fund_id=fund.pk, amount_cents=3_000, key="w").pledge
+    pledge_withdraw(user=carol, pledge_id=pledge.pk)
+    assert wallet_for(carol).balance == 5_000
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.WITHDRAWN
+    assert Fund.objects.get(pk=fund.pk).pledged_cents == 0
+    with pytest.raises(WithdrawNotAllowed):
+        pledge_withdraw(user=carol, pledge_id=pledge.pk)
+    assert ledger_violations() == []
+
+
+def test_service_cannot_nest_inside_another_unit_of_work(fund, user):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        pledge_create(user=user, fund_id=fund.pk, amount_cents=100, key="nested")
