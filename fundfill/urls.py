@@ -18,6 +18,8 @@ urlpatterns = [
     path("search/", search_views.search, name="search"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include("bounties.api.urls")),
+    path("", include("bounties.urls")),
 ]
 
 if settings.DEBUG:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, Sum
 
+from bounties import faults
 from bounties.errors import InsufficientFunds
 from bounties.models import (
     Account,
@@ -68,6 +69,9 @@ def transfer_post(
         raise ValueError(f"Unbalanced or zero legs for transfer {key!r}: {amounts}")
     transfer = Transfer.objects.create(kind=kind, idempotency_key=key, memo=memo, user=user, fund=fund)
     for account, amount in sorted(legs, key=lambda leg: leg[0].pk):
+        if faults.active("unguarded"):
+            _unguarded_update(account, amount)
+            continue
         rows = Account.objects.filter(pk=account.pk)
         if amount < 0 and account.kind != AccountKind.EXTERNAL:
             rows = rows.filter(balance__gte=-amount)
@@ -78,6 +82,15 @@ def transfer_post(
         Entry(transfer=transfer, account=account, amount=amount) for account, amount in legs
     )
     return transfer
+
+
+def _unguarded_update(account, amount):
+    """The bug the conditional UPDATE prevents: check, pause, write back (control tests only)."""
+    balance = Account.objects.values_list("balance", flat=True).get(pk=account.pk)
+    if amount < 0 and account.kind != AccountKind.EXTERNAL and balance < -amount:
+        raise InsufficientFunds(shortfall_cents=-amount - balance, balance_cents=balance)
+    faults.pause()
+    Account.objects.filter(pk=account.pk).update(balance=balance + amount)
 
 
 def balance_of(account: Account | None) -> int:

@@ -240,3 +240,4 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+FUNDFILL_FAULTS = ()  # test-only switches, see bounties/faults.py

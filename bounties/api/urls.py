@@ -1,0 +1,3 @@
+"""JSON API v1 (see bounties/api/views.py)."""
+
+urlpatterns = []
