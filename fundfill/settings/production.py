@@ -23,3 +23,6 @@ SECURE_HSTS_PRELOAD = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", SITE_URL)  # noqa: F405
+
+# Test cards are refused in production unless explicitly allowed (benches on loopback).
+FUNDFILL_REQUIRE_REAL_PAYMENTS = not env_bool("ALLOW_LOCAL_PAYMENTS", False)

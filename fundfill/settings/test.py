@@ -24,3 +24,4 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 REDIS_URL = os.environ.get("FUNDFILL_TEST_REDIS_URL", "")
+FUNDFILL_ALLOW_FAULTS = True  # control tests switch FUNDFILL_FAULTS on

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class FundfillConfig(AppConfig):
+    name = "fundfill"
+    verbose_name = "Fundfill project"
+
+    def ready(self):
+        from fundfill import checks  # noqa: F401

@@ -1,0 +1,43 @@
+"""Start-up checks: a missing or contradictory setting fails at start, naming it."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=False)
+def payment_settings(app_configs, **kwargs):
+    errors = []
+    gateway = settings.PAYMENT_GATEWAY
+    if gateway not in ("local", "stripe"):
+        errors.append(Error(f"PAYMENT_GATEWAY is {gateway!r}; use 'local' or 'stripe'.", id="fundfill.E001"))
+    if gateway == "stripe":
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+            if not getattr(settings, name):
+                errors.append(
+                    Error(f"{name} is required when PAYMENT_GATEWAY is 'stripe'.", id="fundfill.E002")
+                )
+    if (
+        gateway == "local"
+        and not settings.DEBUG
+        and getattr(settings, "FUNDFILL_REQUIRE_REAL_PAYMENTS", False)
+    ):
+        errors.append(
+            Error(
+                "PAYMENT_GATEWAY is 'local' (test cards) but real payments are required.", id="fundfill.E003"
+            )
+        )
+    if (
+        settings.FUNDFILL_MIN_PLEDGE_CENTS <= 0
+        or settings.FUNDFILL_MIN_PLEDGE_CENTS > settings.FUNDFILL_MAX_PLEDGE_CENTS
+    ):
+        errors.append(
+            Error(
+                "FUNDFILL_MIN_PLEDGE_CENTS must be positive and not above FUNDFILL_MAX_PLEDGE_CENTS.",
+                id="fundfill.E004",
+            )
+        )
+    if getattr(settings, "FUNDFILL_FAULTS", ()) and not getattr(settings, "FUNDFILL_ALLOW_FAULTS", False):
+        errors.append(
+            Error("FUNDFILL_FAULTS is a test-only switch and must be empty here.", id="fundfill.E005")
+        )
+    return errors
