@@ -131,7 +131,11 @@ def start_redis():
     def stop():
         try:
             with open(pidfile) as f:
-                os.kill(int(f.read().strip()), 15)
+                pid = int(f.read().strip())
+            os.kill(pid, 15)
+            for _ in range(100):  # wait for it to exit before removing its directory
+                os.kill(pid, 0)
+                time.sleep(0.05)
         except (OSError, ValueError):
             pass
         shutil.rmtree(base, ignore_errors=True)
