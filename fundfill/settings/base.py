@@ -240,5 +240,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Wallets, funds and pledges. Money is in integer cents.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["bounties.api.schema.api_v1_only"],
 }
 FUNDFILL_FAULTS = ()  # test-only switches, see bounties/faults.py

@@ -1,0 +1,131 @@
+"""Every API error has one shape: `{"error": {"code": "...", "message": "...", "details": {...}}}`.
+
+`code` is stable and machine-readable (the same codes the forms use, from
+`bounties.errors`); `message` is a sentence for people; `details` is optional:
+field messages for a 400, or facts such as `shortfall_cents` for a refusal.
+A domain refusal always means the service's transaction rolled back, so its
+message ends with "No money moved."
+
+Unexpected exceptions are not turned into responses here: they reach Django's
+500 handler, which logs them with a reference.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from bounties.errors import BountiesError, TryAgainLater
+
+# Seconds a client should wait after a 503 `try_again` (the service already retried).
+RETRY_AFTER_SECONDS = 1
+
+# A validation error on one of these fields answers with the field's own code.
+FIELD_CODES = {"amount_cents": "invalid_amount", "card": "invalid_card"}
+
+CODES = [
+    (exceptions.ParseError, "invalid_json"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "not_authenticated"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "throttled"),
+]
+
+
+class IdempotencyKeyRequired(exceptions.APIException):
+    """A pledge was posted without an `Idempotency-Key` header."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "idempotency_key_required"
+    default_detail = "Send an Idempotency-Key header (for example a UUID) so a retry cannot pledge twice."
+
+
+class InvalidIdempotencyKey(exceptions.APIException):
+    """The `Idempotency-Key` header is too long."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_idempotency_key"
+    default_detail = "The Idempotency-Key header is too long."
+
+
+class InvalidCredentials(exceptions.APIException):
+    """The username and password do not match an active account."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_credentials"
+    default_detail = "The username or password is wrong."
+
+
+class GatewayUnavailable(exceptions.APIException):
+    """The payment provider could not be reached; the deposit stays pending and nothing was charged."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "gateway_unavailable"
+    default_detail = "The payment provider did not answer. Nothing was charged; please try again."
+
+
+def error_response(status_code, code, message, details=None, headers=None) -> Response:
+    error = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return Response({"error": error}, status=status_code, headers=headers)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, BountiesError):
+        set_rollback()
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if isinstance(exc, TryAgainLater) else None
+        return error_response(exc.status, exc.code, exc.user_message, exc.details, headers)
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: Django's 500 handler logs it
+
+    set_rollback()
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, exceptions.ValidationError):
+        code, message, details = _validation_error(exc.detail)
+        return error_response(exc.status_code, code, message, details, headers)
+
+    code = next((code for cls, code in CODES if isinstance(exc, cls)), None)
+    if code is None:
+        code = exc.detail.code if isinstance(exc.detail, exceptions.ErrorDetail) else exc.default_code
+    message = str(exc.detail) if isinstance(exc.detail, str) else str(exc.default_detail)
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def _validation_error(detail):
+    """(code, message, details) for a serializer's errors: field messages, the amount's code first."""
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+    fields = {name: _messages(errors) for name, errors in detail.items()}
+    for name, code in FIELD_CODES.items():
+        if name in fields:
+            return code, fields[name][0], fields
+    message = " ".join(
+        messages[0] if name == "non_field_errors" else f"{name}: {messages[0]}"
+        for name, messages in fields.items()
+        if messages
+    )
+    return "invalid_request", message or "The request is not valid.", fields
+
+
+def _messages(errors) -> list[str]:
+    if isinstance(errors, dict):  # a nested serializer: flatten to "field: message"
+        return [f"{name}: {message}" for name, sub in errors.items() for message in _messages(sub)]
+    if isinstance(errors, list):
+        return [message for error in errors for message in _messages(error)]
+    return [str(errors)]

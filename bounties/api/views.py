@@ -1,0 +1,328 @@
+"""JSON API v1: thin views that parse input, call the bounty services and shape the answer.
+
+Money moves only inside `bounties.services`; a refusal there rolls back and
+reaches the client through `bounties.api.errors` as a code and a sentence.
+"""
+
+import stripe
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.urls import NoReverseMatch, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bounties.api import serializers as s
+from bounties.api.errors import (
+    GatewayUnavailable,
+    IdempotencyKeyRequired,
+    InvalidCredentials,
+    InvalidIdempotencyKey,
+)
+from bounties.errors import CardDeclined
+from bounties.models import FundPage, Pledge
+from bounties.payments import checkout_start
+from bounties.payments.local_gateway import LocalGateway
+from bounties.services.deposits import deposit_create
+from bounties.services.ledger import payout_for, wallet_for
+from bounties.services.pledging import pledge_create, pledge_withdraw
+
+# The pledge's ledger transfer is keyed `pledge:{user id}:{key}` in a 200-character column,
+# so the client's part must leave room for the prefix.
+IDEMPOTENCY_KEY_MAX_LENGTH = 150
+
+
+def _error(description, *codes):
+    return OpenApiResponse(s.ErrorSerializer, description=f"{description} (codes: {', '.join(codes)})")
+
+
+NOT_AUTHENTICATED = _error("No valid token", "not_authenticated")
+NOT_FOUND = _error("No such resource, or not yours", "not_found")
+TRY_AGAIN = _error("Database too busy; nothing moved, retry after Retry-After seconds", "try_again")
+
+
+def _live_funds():
+    """Fund pages the public can see, with their money-side row in the same query."""
+    return FundPage.objects.live().public().select_related("fund").order_by("-first_published_at", "-pk")
+
+
+# --- Accounts ------------------------------------------------------------------------------------
+
+
+class AccountCreateView(generics.CreateAPIView):
+    """Create an account. The password must pass the site's password validators."""
+
+    serializer_class = s.AccountSerializer
+    parser_classes = [JSONParser]
+    authentication_classes = []  # no session, so no CSRF check for a sign-up from anywhere
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="account_create",
+        responses={201: s.AccountSerializer, 400: _error("Invalid or taken fields", "invalid_request")},
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class TokenCreateView(APIView):
+    """Exchange a username and password for the account's API token."""
+
+    parser_classes = [JSONParser]
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="token_create",
+        request=s.TokenRequestSerializer,
+        responses={
+            200: s.TokenSerializer,
+            400: _error("Missing fields or wrong credentials", "invalid_request", "invalid_credentials"),
+        },
+    )
+    def post(self, request):
+        serializer = s.TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request, **serializer.validated_data)
+        if user is None:
+            raise InvalidCredentials()
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- Wallet and deposits ---------------------------------------------------------------------------
+
+
+class WalletView(APIView):
+    """The signed-in user's wallet balance and awards waiting to be paid out, in cents."""
+
+    @extend_schema(
+        operation_id="wallet_retrieve", responses={200: s.WalletSerializer, 401: NOT_AUTHENTICATED}
+    )
+    def get(self, request):
+        return Response(
+            {
+                "balance_cents": wallet_for(request.user).balance,
+                "payout_cents": payout_for(request.user).balance,
+                "currency": settings.FUNDFILL_CURRENCY,
+            }
+        )
+
+
+class DepositCreateView(APIView):
+    """Add money to the wallet.
+
+    Local gateway (dev and tests): the test card is charged at once through the
+    same signed-webhook path Stripe uses. `4242 4242 4242 4242` → 201 with status
+    `succeeded` and the wallet credited; `4000 0000 0000 0002` → 402 `card_declined`
+    (the declined deposit is recorded, no money moved); any other card → 400
+    `invalid_card` before any deposit is recorded.
+
+    Stripe: 201 with status `pending` and a `checkout_url` to send the payer to;
+    the wallet is credited when Stripe's webhook reports the payment.
+    """
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="deposit_create",
+        request=s.DepositRequestSerializer,
+        responses={
+            201: s.DepositSerializer,
+            400: _error("Bad amount or card", "invalid_amount", "invalid_card", "invalid_json"),
+            401: NOT_AUTHENTICATED,
+            402: _error(
+                "The card was declined; details.deposit_id names the declined deposit", "card_declined"
+            ),
+            502: _error("The payment provider did not answer", "gateway_unavailable"),
+            503: TRY_AGAIN,
+        },
+    )
+    def post(self, request):
+        serializer = s.DepositRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        gateway = settings.PAYMENT_GATEWAY
+        deposit = deposit_create(
+            user=request.user, amount_cents=serializer.validated_data["amount_cents"], gateway=gateway
+        )
+        if gateway == "stripe":
+            try:
+                checkout_start(
+                    deposit, success_url=_site_url("wallet"), cancel_url=_site_url("wallet", cancelled=True)
+                )
+            except stripe.StripeError as exc:
+                raise GatewayUnavailable() from exc
+        else:
+            # The card came with the request: no checkout page to open, charge it now.
+            try:
+                LocalGateway().pay(deposit, serializer.validated_data["card"])
+            except CardDeclined as exc:
+                raise CardDeclined(exc.message, deposit_id=deposit.pk) from exc
+            deposit.refresh_from_db()
+        return Response(s.DepositSerializer(deposit).data, status=status.HTTP_201_CREATED)
+
+
+def _site_url(name, *, cancelled=False):
+    """Where Stripe sends the payer back: the wallet page if the site has one, else the home page."""
+    try:
+        path = reverse(name)
+    except NoReverseMatch:
+        path = "/"
+    return f"{settings.SITE_URL}{path}" + ("?deposit=cancelled" if cancelled else "")
+
+
+# --- Funds -----------------------------------------------------------------------------------------
+
+
+class FundListView(generics.ListAPIView):
+    """Every published, public fund, newest first."""
+
+    serializer_class = s.FundSerializer
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        return _live_funds()
+
+
+class FundDetailView(generics.RetrieveAPIView):
+    """One published, public fund."""
+
+    serializer_class = s.FundSerializer
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        return _live_funds()
+
+    @extend_schema(responses={200: s.FundSerializer, 404: NOT_FOUND})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+# --- Pledges ---------------------------------------------------------------------------------------
+
+
+class FundPledgeCreateView(APIView):
+    """Pledge wallet money to a fund, exactly once per `Idempotency-Key`.
+
+    Replay choice: the same key with the same fund and amount answers as the
+    first request did — 201 with the same pledge body — and moves no money; the
+    replay also carries the header `Idempotent-Replayed: true` (as Stripe's API
+    does), so a client may tell, but need not. The body shows the pledge as it
+    stands now (one withdrawn since shows `withdrawn`). The same key with another
+    fund or amount → 422 `idempotency_mismatch`. Keys are per user, at most 150
+    characters (the ledger's transfer key adds a prefix to a 200-character column).
+    """
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="fund_pledge_create",
+        request=s.PledgeRequestSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A unique string per pledge attempt (e.g. a UUID); resend it on retry.",
+            )
+        ],
+        responses={
+            201: OpenApiResponse(
+                s.PledgeSerializer,
+                description="Pledged (or a replay: header `Idempotent-Replayed: true`, no money moved)",
+            ),
+            400: _error(
+                "Bad amount, body or key",
+                "invalid_amount",
+                "invalid_json",
+                "idempotency_key_required",
+                "invalid_idempotency_key",
+            ),
+            401: NOT_AUTHENTICATED,
+            402: _error(
+                "The wallet holds too little; details.shortfall_cents says how much", "insufficient_funds"
+            ),
+            404: NOT_FOUND,
+            409: _error("The fund is not taking pledges", "fund_not_open"),
+            422: _error("The key was used for another pledge", "idempotency_mismatch"),
+            503: TRY_AGAIN,
+        },
+    )
+    def post(self, request, pk):
+        if not FundPage.objects.live().public().filter(pk=pk).exists():
+            raise NotFound("No such fund.")
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            raise IdempotencyKeyRequired()
+        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise InvalidIdempotencyKey(
+                f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
+            )
+        serializer = s.PledgeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = pledge_create(
+            user=request.user, fund_id=pk, amount_cents=serializer.validated_data["amount_cents"], key=key
+        )
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+        return Response(
+            s.PledgeSerializer(outcome.pledge).data, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+
+class MyPledgeListView(generics.ListAPIView):
+    """The signed-in user's pledges, newest first."""
+
+    serializer_class = s.PledgeSerializer
+
+    def get_queryset(self):
+        return Pledge.objects.filter(user=self.request.user).order_by("-created_at", "-pk")
+
+    @extend_schema(operation_id="my_pledges_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PledgeWithdrawView(APIView):
+    """Withdraw a pledge: its money returns from escrow to the wallet.
+
+    Allowed while the fund is open and no claim is under vote; otherwise 409
+    `withdraw_not_allowed`. Another user's pledge answers 404, as an unknown one.
+    """
+
+    @extend_schema(
+        operation_id="pledge_withdraw",
+        responses={
+            200: OpenApiResponse(s.PledgeSerializer, description="Withdrawn: status `withdrawn`"),
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+            409: _error("The pledge cannot be withdrawn now", "withdraw_not_allowed"),
+            503: TRY_AGAIN,
+        },
+    )
+    def delete(self, request, pk):
+        try:
+            pledge = pledge_withdraw(user=request.user, pledge_id=pk)
+        except Pledge.DoesNotExist:
+            raise NotFound("No such pledge.") from None
+        return Response(s.PledgeSerializer(pledge).data)
+
+
+# --- Anything else under /api/v1/ --------------------------------------------------------------------
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def not_found(request, path=""):
+    """Unknown API paths answer in the API's error shape, not with the site's HTML 404 page."""
+    raise NotFound("There is no such API endpoint. See /api/v1/schema/.")
