@@ -122,7 +122,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('deposit', 'Money added'), ('pledge', 'Pledge'), ('withdraw', 'Pledge withdrawn'), ('refund', 'Refund'), ('award', 'Award'), ('beneficiary', 'Paid to beneficiary'), ('payout', 'Paid out')], max_length=16)),
-                ('idempotency_key', models.CharField(max_length=200, unique=True)),
+                ('idempotency_key', models.CharField(max_length=255, unique=True)),
                 ('memo', models.CharField(blank=True, max_length=300)),
                 ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transfers', to=settings.AUTH_USER_MODEL)),

@@ -100,7 +100,7 @@ class Transfer(ImmutableModel):
     """One business action that moved money; its entries sum to zero. Unique by idempotency key."""
 
     kind = models.CharField(max_length=16, choices=TransferKind.choices)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)  # room for "pledge:{user}:{200-char key}"
     memo = models.CharField(max_length=300, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
