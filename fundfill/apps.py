@@ -6,4 +6,6 @@ class FundfillConfig(AppConfig):
     verbose_name = "Fundfill project"
 
     def ready(self):
-        from fundfill import checks  # noqa: F401
+        from fundfill import checks, pagecache  # noqa: F401
+
+        pagecache.connect_signals()

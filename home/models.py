@@ -1,15 +1,27 @@
-"""The homepage: a hero, the featured fund, and the open funds."""
+"""The homepage (a hero, the featured fund, the open funds) and the site-wide incident notice."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
-from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from django.utils.html import strip_tags
+from django.utils.text import Truncator
+from wagtail.admin.panels import FieldPanel, HelpPanel, MultiFieldPanel
+from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
 from bounties.models import FundPage, FundStatus
+from fundfill.seo import SocialMetaMixin, social_meta_for
 
 
-class HomePage(Page):
-    """The site root. Everything it says about the featured fund is read from that fund's live page."""
+class HomePage(SocialMetaMixin, Page):
+    """The site root. Everything it says about the featured fund is read from that fund's live page.
+
+    Nothing about the fund is copied here: the hero, the progress and every tag in <head>
+    (title, description, canonical, Open Graph, Twitter card) are rendered from the fund's
+    live row at request time, so they cannot disagree with each other or with the fund.
+    When the fund is not live (unpublished, deleted, or not yet published) the homepage
+    falls back to its own text and `social_image`, and the editor is warned.
+    """
 
     hero_text = models.CharField(
         max_length=200, blank=True, help_text="The headline above the featured fund."
@@ -23,11 +35,26 @@ class HomePage(Page):
         related_name="+",
         help_text="The fund the homepage leads with; its title, summary and image come from its live page.",
     )
+    social_image = models.ForeignKey(
+        "wagtailimages.Image",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The site's own link-preview image, used while no live fund is featured.",
+    )
 
     content_panels = Page.content_panels + [
         MultiFieldPanel([FieldPanel("hero_text"), FieldPanel("intro")], heading="Hero"),
-        FieldPanel("featured_fund"),
+        MultiFieldPanel(
+            [
+                FieldPanel("featured_fund"),
+                HelpPanel(template="home/panels/featured_fund_status.html"),
+            ],
+            heading="Featured fund",
+        ),
     ]
+    promote_panels = Page.promote_panels + [FieldPanel("social_image")]
 
     parent_page_types = ["wagtailcore.Page"]
     subpage_types = ["bounties.FundIndexPage"]
@@ -35,11 +62,31 @@ class HomePage(Page):
 
     @property
     def live_featured_fund(self):
-        """The featured fund if it is live, else None (the homepage falls back to its own text)."""
-        fund = self.featured_fund
-        if fund is not None and fund.live:
-            return fund
-        return None
+        """The featured fund if it is live, else None (the homepage falls back to its own text).
+
+        One query (with its `Fund` row and image), remembered for the current `featured_fund_id`
+        so the hero and the <head> tags of one render read the same row.
+        """
+        fund_id = self.featured_fund_id
+        cached = getattr(self, "_live_featured_fund", None)
+        if cached is None or cached[0] != fund_id:
+            fund = None
+            if fund_id is not None:
+                fund = FundPage.objects.live().select_related("fund", "image").filter(pk=fund_id).first()
+            cached = (fund_id, fund)
+            self._live_featured_fund = cached
+        return cached[1]
+
+    def social_meta(self, request):
+        fund = self.live_featured_fund
+        if fund is not None:
+            return fund.social_meta(request)
+        return social_meta_for(
+            self,
+            request,
+            description=self.search_description or Truncator(strip_tags(self.intro)).chars(300),
+            image=self.social_image,
+        )
 
     def open_funds(self):
         return (
@@ -55,3 +102,36 @@ class HomePage(Page):
         context["featured"] = self.live_featured_fund
         context["open_funds"] = self.open_funds()
         return context
+
+
+class IncidentLevel(models.TextChoices):
+    INFO = "info", "Information"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+@register_setting(icon="warning")
+class IncidentNotice(BaseSiteSetting):
+    """A banner at the top of every page, for telling readers what is going on during an incident.
+
+    Saving it purges the page cache (`fundfill.pagecache`), so switching it on or off shows
+    on every page at the next request.
+    """
+
+    active = models.BooleanField(default=False, help_text="Show the notice on every page now.")
+    level = models.CharField(max_length=16, choices=IncidentLevel.choices, default=IncidentLevel.INFO)
+    message = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="One or two plain sentences, e.g. “Pledges are paused while we fix a payment problem.”",
+    )
+
+    panels = [FieldPanel("active"), FieldPanel("level"), FieldPanel("message")]
+
+    class Meta:
+        verbose_name = "incident notice"
+
+    def clean(self):
+        super().clean()
+        if self.active and not self.message.strip():
+            raise ValidationError({"message": "Write the message readers should see, or switch it off."})

@@ -37,3 +37,16 @@ def fund(make_fund):
 @pytest.fixture
 def user(db):
     return UserFactory(username="alice")
+
+
+@pytest.fixture
+def page_cache(settings):
+    """The anonymous page cache switched on (test settings leave it off), on the run's Redis, empty.
+
+    Bumping the generation empties it for this test without touching other xdist workers' keys.
+    """
+    from fundfill import pagecache
+
+    settings.PAGE_CACHE = True
+    pagecache.bump_generation()
+    return pagecache

@@ -14,6 +14,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from bounties.blocks import BodyBlock
+from fundfill.seo import SocialMetaMixin, social_meta_for
 
 from .funds import Fund, FundStatus
 
@@ -23,7 +24,7 @@ class FailurePolicy(models.TextChoices):
     BENEFICIARY = "beneficiary", "Give it to a named beneficiary"
 
 
-class FundIndexPage(RoutablePageMixin, Page):
+class FundIndexPage(SocialMetaMixin, RoutablePageMixin, Page):
     """Lists every fund, filterable by status; `feed/` is the new-funds RSS feed."""
 
     intro = models.TextField(blank=True)
@@ -61,6 +62,10 @@ class FundIndexPage(RoutablePageMixin, Page):
         context.update(funds=funds_page, status=status, statuses=FundStatus.choices)
         return context
 
+    def get_cached_paths(self):
+        # The feed is served from the same page: a CDN purges both.
+        return ["/", "feed/"]
+
     @path("feed/", name="feed")
     def feed(self, request):
         from bounties.feeds import NewFundsFeed
@@ -68,7 +73,7 @@ class FundIndexPage(RoutablePageMixin, Page):
         return NewFundsFeed(self)(request)
 
 
-class FundPage(RoutablePageMixin, Page):
+class FundPage(SocialMetaMixin, RoutablePageMixin, Page):
     """A bounty: what must be done, the goal, and the rules for its escrow.
 
     Status and pledged totals are not page fields: they live on `Fund`, which
@@ -181,6 +186,20 @@ class FundPage(RoutablePageMixin, Page):
     def updates(self):
         return FundUpdatePage.objects.live().public().child_of(self).order_by("-date", "-pk")
 
+    def social_meta(self, request):
+        """What a link to this fund previews as: its title, summary and image (also the homepage's when featured)."""
+        return social_meta_for(
+            self,
+            request,
+            description=self.search_description or self.summary,
+            image=self.image,
+            image_alt=self.title if self.image else "",
+            type="article",
+        )
+
+    def get_cached_paths(self):
+        return ["/", "feed/"]
+
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         context["updates"] = self.updates()[:20]
@@ -194,7 +213,7 @@ class FundPage(RoutablePageMixin, Page):
         return FundNewsFeed(self)(request)
 
 
-class FundUpdatePage(Page):
+class FundUpdatePage(SocialMetaMixin, Page):
     """News about one fund, listed on its page newest first."""
 
     date = models.DateField("post date", default=timezone.localdate)

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions and auth: a cached page is served without touching either (fundfill/pagecache.py).
+    "fundfill.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -162,6 +164,32 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The anonymous page cache (fundfill/pagecache.py): pages and feeds from the cache above,
+# purged after every publish, unpublish, move or delete. Entries are fresh for
+# PAGE_CACHE_SECONDS, which bounds how old the live figures (pledged, backers) can be.
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "2"))
+PAGE_CACHE_ALIAS = "default"
+PAGE_CACHE_VIEWS = ("wagtail_serve", "search")  # URL names whose anonymous responses are cached
+PAGE_CACHE_QUERY_PARAMS = ("page", "status", "q")  # the only parameters those views read
+
+# A CDN in front is purged with the same events (wagtail.contrib.frontend_cache); off unless configured.
+if os.environ.get("CLOUDFLARE_BEARER_TOKEN") and os.environ.get("CLOUDFLARE_ZONEID"):
+    WAGTAILFRONTENDCACHE = {
+        "cloudflare": {
+            "BACKEND": "wagtail.contrib.frontend_cache.backends.CloudflareBackend",
+            "BEARER_TOKEN": os.environ["CLOUDFLARE_BEARER_TOKEN"],
+            "ZONEID": os.environ["CLOUDFLARE_ZONEID"],
+        }
+    }
+elif os.environ.get("FRONTEND_CACHE_URL"):  # Varnish, nginx or any cache that takes PURGE requests
+    WAGTAILFRONTENDCACHE = {
+        "http": {
+            "BACKEND": "wagtail.contrib.frontend_cache.backends.HTTPBackend",
+            "LOCATION": os.environ["FRONTEND_CACHE_URL"],
+        }
+    }
 
 Q_CLUSTER = {
     "name": "fundfill",

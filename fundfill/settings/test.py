@@ -25,3 +25,16 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 REDIS_URL = os.environ.get("FUNDFILL_TEST_REDIS_URL", "")
 FUNDFILL_ALLOW_FAULTS = True  # control tests switch FUNDFILL_FAULTS on
+# The real cache in tests: Redis from the harness. base.py chose CACHES from the environment
+# at import, before REDIS_URL was known here. xdist workers share one Redis: prefix per worker.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"fundfill-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
+        }
+    }
+# Off by default: most tests build pages and read them back inside one transaction, where no
+# purge can run. The page-cache tests switch it on (tests/fundfill/test_pagecache.py).
+PAGE_CACHE = False
