@@ -1,0 +1,95 @@
+"""`manage.py load_demo` builds the demo site, and running it again changes nothing."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from wagtail.images import get_image_model
+from wagtail.models import Page, Revision, Site
+
+from bounties.models import Fund, FundIndexPage, FundPage, FundUpdatePage
+from home.models import HomePage
+
+pytestmark = pytest.mark.django_db
+
+
+def load_demo():
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    return out.getvalue()
+
+
+def snapshot():
+    """Everything a second run could change: the page tree, revisions, users, images, fund rows."""
+    tree = [
+        (page.url_path, page.title, page.content_type.model_class().__name__, page.live)
+        for page in Page.objects.select_related("content_type").order_by("path")
+    ]
+    return {
+        "tree": tree,
+        "revisions": Revision.objects.count(),
+        "users": get_user_model().objects.count(),
+        "images": get_image_model().objects.count(),
+        "funds": Fund.objects.count(),
+        "featured": HomePage.objects.get().featured_fund_id,
+        "sites": list(Site.objects.values_list("hostname", "root_page_id", "is_default_site")),
+    }
+
+
+def test_load_demo_builds_the_site(client):
+    output = load_demo()
+
+    home = HomePage.objects.get()
+    assert Site.objects.get(is_default_site=True).root_page_id == home.pk
+    index = FundIndexPage.objects.child_of(home).get()
+    assert index.url == "/funds/"
+    funds = FundPage.objects.live().child_of(index)
+    assert funds.count() >= 3
+    assert {"audit-truecrypt", "bypass-touchid"} <= set(funds.values_list("slug", flat=True))
+    assert FundUpdatePage.objects.live().count() >= 3
+    assert all(fund.image_id and fund.summary for fund in funds)
+    # Every fund has its money-side row, starting empty.
+    assert set(Fund.objects.values_list("page_id", "pledged_cents")) == {(fund.pk, 0) for fund in funds}
+    # The homepage features one of the demo funds, and says so.
+    assert home.featured_fund in list(funds)
+    assert home.featured_fund.title in client.get("/").content.decode()
+    assert client.get("/funds/audit-truecrypt/").status_code == 200
+    assert client.get("/funds/bypass-touchid/").status_code == 200
+    assert "admin / fundfill-admin" in output and "editor / fundfill-editor" in output
+
+
+def test_load_demo_creates_an_admin_and_an_editor(client):
+    load_demo()
+
+    User = get_user_model()
+    admin = User.objects.get(username="admin")
+    editor = User.objects.get(username="editor")
+    assert admin.is_superuser and admin.check_password("fundfill-admin")
+    assert not editor.is_superuser
+    assert list(editor.groups.values_list("name", flat=True)) == ["Editors"]
+    # The editor can reach the Wagtail admin with the printed password.
+    assert client.login(username="editor", password="fundfill-editor")
+    assert client.get("/admin/").status_code == 200
+
+
+def test_load_demo_twice_changes_nothing():
+    load_demo()
+    first = snapshot()
+
+    output = load_demo()
+
+    assert snapshot() == first
+    assert "(existing)" in output
+
+
+def test_load_demo_keeps_an_editors_changes(client):
+    load_demo()
+    fund = FundPage.objects.get(slug="bypass-touchid")
+    fund.title = "First to bypass TouchID (edited)"
+    fund.save_revision().publish()
+
+    load_demo()
+
+    assert FundPage.objects.get(slug="bypass-touchid").title == "First to bypass TouchID (edited)"
+    assert not FundPage.objects.filter(title="First to bypass TouchID").exists()
