@@ -5,6 +5,7 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from bounties import live
 from fundfill import views
 from search import views as search_views
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("bounties.api.urls")),
+    path("funds/live.json", live.fund_figures, name="fund_live"),
     path("", include("bounties.urls")),
 ]
 
