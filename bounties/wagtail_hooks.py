@@ -1,0 +1,79 @@
+"""Wagtail admin hooks: the read-only "Money" menu, and no fund page deleted while it holds money.
+
+A fund's ledger accounts, transfers and pledges protect its `Fund` row in the
+database (`on_delete=PROTECT`), so deleting a fund page that has any would fail
+with a server error. These hooks refuse earlier, with a message, and send the
+editor back: money must never be orphaned, and the page stays.
+"""
+
+from django.db.models import Exists, OuterRef, Q
+from django.shortcuts import redirect
+from django.urls import reverse
+from wagtail import hooks
+from wagtail.admin import messages
+from wagtail.admin.utils import get_valid_next_url_from_request
+from wagtail.models import Page
+from wagtail.permissions import register_permission_policy
+
+from bounties.models import Account, FundPage, Pledge, Transfer
+from bounties.viewsets import MONEY_MODELS, MoneyViewSetGroup, ReadOnlyPermissionPolicy
+
+# Before any view asks for a policy: Wagtail refuses to replace a fallback it has already made.
+for model in MONEY_MODELS:
+    register_permission_policy(model, ReadOnlyPermissionPolicy(model), exact_class=True)
+
+
+@hooks.register("register_admin_viewset")
+def register_money_views():
+    return MoneyViewSetGroup()
+
+
+def fund_pages_holding_money(pages) -> list[str]:
+    """Titles of the fund pages in these pages' subtrees (the pages included) that hold or held money."""
+    in_subtrees = Q()
+    for page in pages:
+        in_subtrees |= Q(path__startswith=page.path)
+    if not in_subtrees:
+        return []
+    # A Fund shares its page's id, so the page's pk names the fund.
+    holds_money = (
+        Exists(Account.objects.filter(fund_id=OuterRef("pk")))
+        | Exists(Pledge.objects.filter(fund_id=OuterRef("pk")))
+        | Exists(Transfer.objects.filter(fund_id=OuterRef("pk")))
+    )
+    return list(
+        FundPage.objects.filter(in_subtrees)
+        .filter(holds_money)
+        .order_by("path")
+        .values_list("title", flat=True)
+    )
+
+
+def refusal_message(titles: list[str]) -> str:
+    shown = ", ".join(f"“{title}”" for title in titles[:3])
+    if len(titles) > 3:
+        shown += f" and {len(titles) - 3} more"
+    funds = "fund" if len(titles) == 1 else "funds"
+    return (
+        f"Not deleted: the {funds} {shown} {'has' if len(titles) == 1 else 'have'} pledges or ledger "
+        "records, and money must never be orphaned. Unpublish the page instead."
+    )
+
+
+@hooks.register("before_delete_page")
+def refuse_deleting_funds_with_money(request, page):
+    # Runs before the confirmation page too, so the editor is told before they confirm.
+    if titles := fund_pages_holding_money([page]):
+        messages.error(request, refusal_message(titles))
+        return redirect(
+            get_valid_next_url_from_request(request) or reverse("wagtailadmin_pages:edit", args=(page.pk,))
+        )
+
+
+@hooks.register("before_bulk_action")
+def refuse_bulk_deleting_funds_with_money(request, action_type, objects, action_class_instance):
+    if action_type != "delete" or not issubclass(action_class_instance.model, Page):
+        return None
+    if titles := fund_pages_holding_money(objects):
+        messages.error(request, refusal_message(titles))
+        return redirect(action_class_instance.next_url)
