@@ -1,0 +1,76 @@
+"""Backer forms: they parse what was typed and nothing more; the services decide.
+
+Amounts are typed in dollars and become integer cents here (`parse_dollars`),
+so an inexact amount ("1.005") is a form error, never a rounded charge.
+"""
+
+import uuid
+
+from django import forms
+
+from bounties.errors import InvalidAmount
+from bounties.money import check_amount, parse_dollars
+from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD, normalise_card
+from bounties.services.deposits import MAX_DEPOSIT_CENTS
+
+
+class AmountField(forms.CharField):
+    """Dollars as typed ("25", "25.50", "$1,000") cleaned to integer cents."""
+
+    def __init__(self, *, maximum=None, **kwargs):
+        self.maximum = maximum
+        kwargs.setdefault("error_messages", {"required": InvalidAmount().user_message})
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        try:
+            return check_amount(parse_dollars(text), maximum=self.maximum)
+        except InvalidAmount as error:
+            raise forms.ValidationError(error.user_message, code=error.code) from None
+
+
+class AddMoneyForm(forms.Form):
+    amount = AmountField(
+        label="Amount to add", maximum=MAX_DEPOSIT_CENTS, help_text="In dollars, like 50 or 12.50."
+    )
+
+
+EXPIRED = "This form has expired: reload the page and try again. No money moved."
+
+
+class PledgeForm(forms.Form):
+    """The pledge page's form. `key` is made once per page view, so a resubmit is a replay."""
+
+    amount = AmountField(label="Amount to pledge", help_text="In dollars, like 25 or 25.50.")
+    key = forms.UUIDField(
+        widget=forms.HiddenInput,
+        initial=uuid.uuid4,
+        error_messages={"required": EXPIRED, "invalid": EXPIRED},
+    )
+
+    def clean_key(self):
+        return str(self.cleaned_data["key"])
+
+    def add_error(self, field, error):
+        # A broken hidden key cannot be fixed by the user: say so at the top of the form.
+        super().add_error(None if field == "key" else field, error)
+
+
+class TestCardForm(forms.Form):
+    card = forms.CharField(
+        label="Card number",
+        max_length=30,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "aria-describedby": "test-cards"}
+        ),
+    )
+
+    def clean_card(self):
+        card = normalise_card(self.cleaned_data["card"])
+        if card not in (SUCCESS_CARD, DECLINE_CARD):
+            raise forms.ValidationError(
+                "Use test card 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined)."
+            )
+        return card
