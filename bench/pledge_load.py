@@ -1,0 +1,474 @@
+"""Pledge load bench: the site's pledge API under N concurrent clients, against bare baselines.
+
+    .venv/bin/python bench/pledge_load.py --clients 32 --seconds 10
+
+Starts its own PostgreSQL and two gunicorns (the site with production settings, and
+bench/bareview.py), seeds funded backers through the real deposit path, drives
+`POST /api/v1/funds/<id>/pledges/` with unique Idempotency-Keys and ~10 % replays,
+then proves from the database that nothing was lost or doubled and runs
+`manage.py ledger_check`. Everything it started is stopped on exit, Ctrl-C or error.
+See bench/README.md for what the numbers mean.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import bareview  # noqa: E402
+from bench.common import (  # noqa: E402
+    BIN,
+    REPO,
+    Cleanup,
+    Gunicorn,
+    Stopped,
+    Target,
+    combine,
+    create_database,
+    install_signal_handlers,
+    log,
+    measure,
+    run,
+    services,
+    start_postgres,
+    table,
+)
+
+GOAL_RATIO = 0.20
+GOAL_P99_MS = 250.0
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=32, help="concurrent connections (default 32)")
+    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per target (default 10)")
+    parser.add_argument(
+        "--warmup", type=float, default=2, help="unmeasured seconds per target first (default 2)"
+    )
+    parser.add_argument("--users", type=int, default=400, help="funded backers to pledge from (default 400)")
+    parser.add_argument(
+        "--balance-cents", type=int, default=1_000_000, help="each wallet's deposit (default $10k)"
+    )
+    parser.add_argument(
+        "--replay", type=float, default=0.10, help="share of requests that replay a key (0.10)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server (default 2)")
+    parser.add_argument(
+        "--driver", choices=["wrk", "python"], default="wrk", help="load generator (default wrk)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="split --seconds into this many turns per target (default 1)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, result files)")
+    return parser.parse_args(argv)
+
+
+def site_environment(work: Path, database_url: str, port: int) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "FUNDFILL_", "STRIPE_", "REDIS_", "DATABASE_", "PAYMENT_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",  # fundfill.settings.production + STATIC_ROOT in `work`
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=database_url,
+        SECURE_SSL_REDIRECT="false",
+        ALLOWED_HOSTS="127.0.0.1",
+        DEBUG="false",
+        PAYMENT_GATEWAY="local",
+        ALLOW_LOCAL_PAYMENTS="true",  # seeding uses the test-card gateway; pledges never touch it
+        SITE_URL=f"http://127.0.0.1:{port}",
+        MEDIA_ROOT=str(work / "media"),
+        BENCH_STATIC_ROOT=str(work / "static"),
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def manage(*args, env, work, what):
+    return run(
+        [str(BIN / "python"), "manage.py", *args], env=env, log_path=work / "site-tasks.log", what=what
+    )
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    install_signal_handlers()
+    work = Path(tempfile.mkdtemp(prefix="fundfill-bench-"))
+    run_id = f"b{int(time.time())}{secrets.token_hex(2)}"
+    with Cleanup() as cleanup:
+        if not args.keep:
+            cleanup.add(shutil.rmtree, work, True)
+        try:
+            return bench(args, work, run_id, cleanup)
+        except (KeyboardInterrupt, Stopped) as exc:
+            log(f"interrupted ({exc or 'Ctrl-C'}): cleaning up")
+            return 130
+        except RuntimeError as exc:
+            log(f"FAILED: {exc}")
+            return 1
+        finally:
+            if args.keep:
+                log(f"kept {work}")
+
+
+def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
+    log(f"work dir {work}")
+    pg = start_postgres()
+    site_db = create_database(pg, "fundfill")
+    bare_db = create_database(pg, "bare")
+    log(f"PostgreSQL at {pg}")
+
+    site_port, bare_port = services.free_port(), services.free_port()
+    env = site_environment(work, site_db, site_port)
+    log("migrate (production settings)")
+    manage("migrate", "--noinput", env=env, work=work, what="migrate")
+    log("collectstatic")
+    manage("collectstatic", "--noinput", env=env, work=work, what="collectstatic")
+    log(f"seed: load_demo, {args.users} backers with API tokens, wallets funded by signed deposit events")
+    t0 = time.monotonic()
+    seed_file = work / "seed.json"
+    run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "bench.site_tasks",
+            "seed",
+            "--users",
+            str(args.users),
+            "--balance-cents",
+            str(args.balance_cents),
+            "--out",
+            str(seed_file),
+        ],
+        env=env,
+        log_path=work / "site-tasks.log",
+        what="seeding",
+    )
+    seeded = json.loads(seed_file.read_text())
+    tokens_file = work / "tokens.txt"
+    tokens_file.write_text("".join(f"{u['token']}\n" for u in seeded["users"]))
+    fund_id = seeded["fund_id"]
+    log(f"seeded in {time.monotonic() - t0:.1f}s; hot fund audit-truecrypt is fund {fund_id}")
+    bareview.setup(bare_db, users=args.users, balance_cents=args.balance_cents)
+
+    site = Gunicorn(
+        "fundfill.wsgi:application",
+        env=env,
+        port=site_port,
+        workers=args.workers,
+        log_path=str(work / "gunicorn-site.log"),
+        name="site",
+    )
+    cleanup.add(site.stop)
+    bare_env = {**env, "BENCH_BARE_DATABASE_URL": bare_db}
+    bare = Gunicorn(
+        "bench.bareview:application",
+        env=bare_env,
+        port=bare_port,
+        workers=args.workers,
+        log_path=str(work / "gunicorn-bare.log"),
+        name="bare",
+    )
+    cleanup.add(bare.stop)
+    auth = {"Authorization": f"Token {seeded['users'][0]['token']}"}
+    api_status = site.wait_ready(f"/api/v1/funds/{fund_id}/", headers=auth)
+    bare.wait_ready("/ok")
+
+    targets = [
+        Target(
+            "bare Django view (GET /ok)",
+            f"{bare.url}/ok",
+            "get",
+            bare.proc.pid,
+            drain_path="/ok",
+            workers=args.workers,
+        ),
+        Target(
+            "bare UPDATE+INSERT view (PG)",
+            f"{bare.url}/pledge",
+            "bare",
+            bare.proc.pid,
+            db_url=bare_db,
+            users=args.users,
+            drain_path="/ok",
+            workers=args.workers,
+        ),
+    ]
+    if api_status == 200:
+        pledge_target = Target(
+            "pledge API, 1 hot fund",
+            f"{site.url}/api/v1/funds/{fund_id}/pledges/",
+            "pledge",
+            site.proc.pid,
+            db_url=site_db,
+            tokens_file=str(tokens_file),
+            drain_path="/api/v1/bench-drain-probe/",  # the API's JSON 404: no page rendering
+            workers=args.workers,
+        )
+    else:
+        log(
+            f"!! GET /api/v1/funds/{fund_id}/ answered {api_status}: the pledge API is not there; "
+            "benchmarking the fund's web page instead (no pledges, no money checks)"
+        )
+        pledge_target = Target(
+            f"fund page GET {seeded['fund_url']}",
+            f"{site.url}{seeded['fund_url']}",
+            "get",
+            site.proc.pid,
+            db_url=site_db,
+            drain_path="/api/v1/bench-drain-probe/",
+            workers=args.workers,
+        )
+    targets.append(pledge_target)
+
+    load_files = {t.name: [] for t in targets}
+
+    def load(target, phase, seconds):
+        out = str(work / f"load-{sum(map(len, load_files.values()))}-{target.mode}-{phase}.txt")
+        log(f"{phase}: {target.name}, {args.clients} clients, {seconds:g}s ({args.driver})")
+        result = measure(
+            target,
+            driver=args.driver,
+            clients=args.clients,
+            seconds=seconds,
+            threads=args.threads,
+            replay=args.replay,
+            run_id=f"{run_id}{phase}",  # keys unique per run and phase
+            out_file=out,
+        )
+        load_files[target.name].append(out)
+        return result
+
+    if args.warmup > 0:
+        for target in targets:
+            load(target, "w", args.warmup)
+    # Targets take turns (round-robin when --rounds > 1), so load from elsewhere on the box
+    # falls on all of them alike; ratios compare figures from the same run.
+    rounds = [
+        [load(target, f"m{i}", args.seconds / args.rounds) for target in targets] for i in range(args.rounds)
+    ]
+
+    log("ledger_check")
+    checked = subprocess.run(
+        [str(BIN / "python"), "manage.py", "ledger_check"], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    ledger_ok = checked.returncode == 0
+    violations = [line for line in (checked.stdout + checked.stderr).splitlines() if "VIOLATION" in line]
+    ledger_text = (
+        "OK" if ledger_ok else f"FAILED (exit {checked.returncode}): " + "; ".join(violations)[:2000]
+    )
+    verified = None
+    if pledge_target.mode == "pledge":
+        verify_file = work / "verify.json"
+        run(
+            [
+                str(BIN / "python"),
+                "-m",
+                "bench.site_tasks",
+                "verify",
+                "--seed",
+                str(seed_file),
+                *[arg for f in load_files[pledge_target.name] for arg in ("--load", f)],
+                "--out",
+                str(verify_file),
+            ],
+            env=env,
+            log_path=work / "site-tasks.log",
+            what="verify",
+        )
+        verified = json.loads(verify_file.read_text())
+    bare_check = bareview.verify(bare_db, users=args.users, balance_cents=args.balance_cents)
+
+    return report(args, rounds, verified, bare_check, ledger_ok, ledger_text)
+
+
+def _rows(results):
+    baseline = results[0].rps
+    return [
+        [
+            r.target.name,
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p99_ms:.1f}",
+            str(r.errors),
+            f"{r.rps / baseline:.3f}" if baseline else "-",
+            f"{r.client_cpu:.2f}/{r.server_cpu:.2f}/{r.db_cpu:.2f}/{r.other_cpu:.2f}",
+        ]
+        for r in results
+    ]
+
+
+HEADER = ["target", "req/s", "p50 ms", "p99 ms", "errors", "ratio vs bare view", "CPU load/web/db/other"]
+
+
+def report(args, rounds, verified, bare_check, ledger_ok, ledger_text) -> int:
+    results = [combine([turn[i] for turn in rounds]) for i in range(len(rounds[0]))]
+    baseline = results[0].rps
+    print()
+    print(
+        f"Fundfill pledge bench: {args.clients} clients, {args.seconds:g}s per target"
+        f"{f' in {args.rounds} turns' if args.rounds > 1 else ''}, gunicorn --workers {args.workers}, "
+        f"driver {results[0].driver}, {os.cpu_count()} CPUs, {args.replay:.0%} replays, {args.users} backers"
+    )
+    print()
+    print(table(_rows(results), HEADER))
+    if args.rounds > 1:
+        print()
+        print("  by turn (p99 above is the worst turn's; p50 the median turn's):")
+        for i, turn in enumerate(rounds, 1):
+            print("  " + table(_rows(turn), [f"turn {i}", *HEADER[1:]]).replace("\n", "\n  "))
+    print()
+    for r in results:
+        codes = ", ".join(f"{status}: {count}" for status, count in sorted(r.statuses.items()))
+        socket = ", ".join(f"{name}: {count}" for name, count in r.socket_errors.items())
+        print(
+            f"  {r.target.name}: {r.requests} responses ({codes}){'; socket errors ' + socket if socket else ''}"
+        )
+    print(
+        f"  bare UPDATE+INSERT check: {bare_check['rows']} rows, fund {bare_check['fund']} = rows "
+        f"{bare_check['pledged_rows']} = wallets debited {bare_check['debited']}: "
+        f"{'OK' if bare_check['ok'] else 'MISMATCH'}"
+    )
+
+    notes = []
+    for r in results:
+        if r.other_cpu >= 0.25:
+            notes.append(
+                f"{r.target.name}: other processes on this box used {r.other_cpu:.2f} cores meanwhile; "
+                "absolute figures are depressed and noisy (compare ratios, or rerun on a quiet box)"
+            )
+        if r.client_cpu >= 0.9 and r.driver.startswith("python"):
+            notes.append(
+                f"{r.target.name}: the Python load generator used {r.client_cpu:.2f} cores (one is its "
+                "limit); the server was not the bottleneck, so its figures are a lower bound"
+            )
+        elif r.client_cpu > r.server_cpu:
+            notes.append(
+                f"{r.target.name}: the load generator used more CPU ({r.client_cpu:.2f} cores) than the "
+                f"web server ({r.server_cpu:.2f}); on this {os.cpu_count()}-CPU box it limits the figure"
+            )
+    failures = []
+    lost = doubled = 0
+    if verified is not None:
+        pledge = results[-1]
+        v = verified
+        lost = len(v["lost"])
+        doubled = v["doubled_transfers"] + max(0, v["wallet_debits_cents"] - v["active_pledges_cents"])
+        unanswered = len(v["unanswered_rows"])
+        print()
+        print("  Money checks (warm-up and measured runs together):")
+        checks = [
+            (
+                f"distinct pledges answered 201: {v['answered_201']}; pledge rows: {v['pledge_rows']}; pledge "
+                f"transfers: {v['pledge_transfers']}"
+                + (
+                    f" ({unanswered} rows committed for requests the client "
+                    "abandoned at its deadline: never answered, so not lost)"
+                    if unanswered
+                    else ""
+                ),
+                v["answered_201"] + unanswered
+                == v["pledge_rows"]
+                == v["pledge_transfers"]
+                == v["active_pledges"],
+            ),
+            (f"answered 201 but missing or not holding money (lost): {lost}", lost == 0),
+            (
+                f"pledge rows no request asked for: {len(v['phantom_rows'])}; wrong amount: "
+                f"{len(v['amount_mismatch'])}",
+                not v["phantom_rows"] and not v["amount_mismatch"],
+            ),
+            (
+                f"wallet debits {v['wallet_debits_cents']} = wallet outflow {v['wallet_outflow_cents']} = active pledges "
+                f"{v['active_pledges_cents']} = fund.pledged_cents {v['fund_pledged_cents']} = escrow "
+                f"{v['escrow_cents']}",
+                len(
+                    {
+                        v["wallet_debits_cents"],
+                        v["wallet_outflow_cents"],
+                        v["active_pledges_cents"],
+                        v["fund_pledged_cents"],
+                        v["escrow_cents"],
+                    }
+                )
+                == 1,
+            ),
+            (f"ledger_check: {ledger_text}", ledger_ok),
+        ]
+        for text, ok in checks:
+            print(f"  [{'OK' if ok else 'FAIL'}] {text}")
+            if not ok:
+                failures.append(text)
+        ratio = pledge.rps / baseline if baseline else 0
+        print()
+        print("  Goals (issue 3):")
+        for text, ok in [
+            (f"pledges at >= {GOAL_RATIO:.0%} of the bare view's req/s: {ratio:.1%}", ratio >= GOAL_RATIO),
+            (
+                f"p99 under {GOAL_P99_MS:.0f} ms at {args.clients} clients: {pledge.p99_ms:.1f} ms",
+                pledge.p99_ms < GOAL_P99_MS,
+            ),
+            (f"no errors: {pledge.errors}", pledge.errors == 0),
+        ]:
+            print(f"  [{'met' if ok else 'MISSED'}] {text}")
+    else:
+        notes.append("the pledge API was not available: no pledges were made and no money was checked")
+    if notes:
+        print()
+        for note in notes:
+            print(f"  note: {note}")
+    print()
+    if verified is not None:
+        print(f"lost: {lost}, doubled: {doubled}, ledger_check: {'OK' if ledger_ok else 'FAILED'}")
+    else:
+        print(f"lost: n/a, doubled: n/a (no pledges), ledger_check: {'OK' if ledger_ok else 'FAILED'}")
+    save(args, results, verified, bare_check, ledger_ok)
+    return 0 if not failures and bare_check["ok"] and ledger_ok else 1
+
+
+def save(args, results, verified, bare_check, ledger_ok):
+    """Keep the figures in bench/results/ (git-ignored) to compare runs."""
+    folder = REPO / "bench" / "results"
+    folder.mkdir(exist_ok=True)
+    data = {
+        "args": vars(args),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "results": [
+            {
+                "target": r.target.name,
+                "driver": r.driver,
+                "rps": r.rps,
+                "p50_ms": r.p50_ms,
+                "p99_ms": r.p99_ms,
+                "requests": r.requests,
+                "statuses": dict(r.statuses),
+                "socket_errors": dict(r.socket_errors),
+                "cpu": {"load": r.client_cpu, "web": r.server_cpu, "db": r.db_cpu, "other": r.other_cpu},
+            }
+            for r in results
+        ],
+        "verify": verified and {k: v for k, v in verified.items() if not isinstance(v, list)},
+        "bare_check": bare_check,
+        "ledger_check_ok": ledger_ok,
+    }
+    path = folder / f"pledge_load-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(data, indent=2))
+    log(f"figures saved to {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
