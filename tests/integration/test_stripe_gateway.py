@@ -47,7 +47,7 @@ def fake_stripe(settings):
                 setattr(stripe, name, value)
 
 
-def short_timeouts(*, retries: int, timeout: float = 0.5):
+def short_timeouts(*, retries: int, timeout: float = 1.5):
     """Make the library give up on a slow answer quickly (restored by the fixture)."""
     stripe.default_http_client = stripe.RequestsClient(timeout=timeout)
     stripe.max_network_retries = retries
@@ -162,13 +162,14 @@ def test_forged_or_stale_events_get_400_and_change_nothing(fake_stripe, client):
 def test_t10_create_timed_out_then_retried_by_the_library_makes_one_session(fake_stripe, client):
     dave = UserFactory(username="dave")
     short_timeouts(retries=2)
-    fake_stripe.delay_next(3.0)  # Stripe makes the session, but its answer arrives too late
+    fake_stripe.delay_next(5.0)  # Stripe makes the session, but its answer arrives too late
 
     deposit = start_deposit(dave, 1_500)
 
-    first, retry = fake_stripe.posts()
-    assert first.idempotency_key == retry.idempotency_key == f"deposit:{deposit.uuid}"
-    assert (first.replayed, retry.replayed) == (False, True)
+    posts = fake_stripe.posts()
+    assert len(posts) >= 2  # the library retried on its own...
+    assert {p.idempotency_key for p in posts} == {f"deposit:{deposit.uuid}"}  # ...with the same key
+    assert [p.replayed for p in posts] == [False] + [True] * (len(posts) - 1)
     assert fake_stripe.session_count() == 1
     (session,) = fake_stripe.sessions.values()
     assert deposit.provider_id == session["id"]
@@ -182,7 +183,7 @@ def test_t10_create_timed_out_then_retried_by_the_library_makes_one_session(fake
 def test_t10_create_timed_out_then_retried_by_us_makes_one_session(fake_stripe, client):
     erin = UserFactory(username="erin")
     short_timeouts(retries=0)
-    fake_stripe.delay_next(3.0)
+    fake_stripe.delay_next(5.0)
     deposit = deposit_create(user=erin, amount_cents=3_000, gateway="stripe")
 
     with pytest.raises(stripe.APIConnectionError):
