@@ -11,9 +11,10 @@ from wagtail.models import Page
 
 from bounties.models import FundPage, FundStatus
 from fundfill.seo import SocialMetaMixin, social_meta_for
+from fundfill.serving import FastRouteMixin
 
 
-class HomePage(SocialMetaMixin, Page):
+class HomePage(FastRouteMixin, SocialMetaMixin, Page):
     """The site root. Everything it says about the featured fund is read from that fund's live page.
 
     Nothing about the fund is copied here: the hero, the progress and every tag in <head>

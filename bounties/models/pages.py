@@ -15,6 +15,7 @@ from wagtail.search import index
 
 from bounties.blocks import BodyBlock
 from fundfill.seo import SocialMetaMixin, social_meta_for
+from fundfill.serving import FastServeMixin
 
 from .funds import Fund, FundStatus
 
@@ -24,7 +25,7 @@ class FailurePolicy(models.TextChoices):
     BENEFICIARY = "beneficiary", "Give it to a named beneficiary"
 
 
-class FundIndexPage(SocialMetaMixin, RoutablePageMixin, Page):
+class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     """Lists every fund, filterable by status; `feed/` is the new-funds RSS feed."""
 
     intro = models.TextField(blank=True)
@@ -73,7 +74,7 @@ class FundIndexPage(SocialMetaMixin, RoutablePageMixin, Page):
         return NewFundsFeed(self)(request)
 
 
-class FundPage(SocialMetaMixin, RoutablePageMixin, Page):
+class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     """A bounty: what must be done, the goal, and the rules for its escrow.
 
     Status and pledged totals are not page fields: they live on `Fund`, which
@@ -146,6 +147,7 @@ class FundPage(SocialMetaMixin, RoutablePageMixin, Page):
 
     parent_page_types = ["bounties.FundIndexPage"]
     subpage_types = ["bounties.FundUpdatePage"]
+    route_select_related = ("fund", "image")  # the counters and the picture the page shows
 
     class Meta:
         verbose_name = "fund"
@@ -213,7 +215,7 @@ class FundPage(SocialMetaMixin, RoutablePageMixin, Page):
         return FundNewsFeed(self)(request)
 
 
-class FundUpdatePage(SocialMetaMixin, Page):
+class FundUpdatePage(FastServeMixin, SocialMetaMixin, Page):
     """News about one fund, listed on its page newest first."""
 
     date = models.DateField("post date", default=timezone.localdate)

@@ -119,7 +119,7 @@ def test_the_homepage_renders_in_a_bounded_number_of_queries(
 ):
     client.get("/")  # renditions are made on first use; the bound is for every render after
     # Six fund cards with images and counters, the featured fund with its image: one query each list.
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         assert client.get("/").status_code == 200
 
 
@@ -127,9 +127,9 @@ def test_the_fund_page_renders_in_a_bounded_number_of_queries(
     client, busy_site, django_assert_max_num_queries
 ):
     client.get("/funds/audit-truecrypt/")
-    # Site, routing (3), view restrictions (2), image, fund counters, news (with its restriction
-    # check), incident notice: none of it per news item.
-    with django_assert_max_num_queries(13):
+    # Site, homepage, the pages on the path, the fund with its counters and image (fundfill/serving.py),
+    # view restrictions, news (and its restriction check), incident notice: nothing per news item.
+    with django_assert_max_num_queries(8):
         assert client.get("/funds/audit-truecrypt/").status_code == 200
 
 
@@ -137,7 +137,7 @@ def test_the_fund_index_renders_in_a_bounded_number_of_queries(
     client, busy_site, django_assert_max_num_queries
 ):
     client.get("/funds/")
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):
         assert client.get("/funds/").status_code == 200
 
 
