@@ -72,7 +72,9 @@ def _payment_succeeded(obj):
     if deposit.pledge_id:
         # Lock order: the pledge's fund before any account.
         _lock_fund(Pledge.objects.values_list("fund_id", flat=True).get(pk=deposit.pledge_id))
-    deposit = Deposit.objects.select_for_update().select_related("user").get(pk=deposit.pk)
+    # Lock the deposit row only (`of`): FOR UPDATE on the joined user row would block the
+    # foreign-key checks of the same user's concurrent pledges and deadlock with them.
+    deposit = Deposit.objects.select_for_update(of=("self",)).select_related("user").get(pk=deposit.pk)
     if deposit.status == DepositStatus.SUCCEEDED:
         return  # another event for the same payment already credited it
     amount = int(obj.get("amount_total") or obj.get("amount_received") or obj.get("amount") or 0)

@@ -154,7 +154,8 @@ def complete_pending_pledge(pledge_id: int) -> Pledge:
     """
     pledge = Pledge.objects.select_related("user").get(pk=pledge_id)
     fund = _lock_fund(pledge.fund_id)
-    pledge = Pledge.objects.select_for_update().select_related("user").get(pk=pledge_id)
+    # The pledge row only: locking the joined user row would deadlock with that user's pledges.
+    pledge = Pledge.objects.select_for_update(of=("self",)).select_related("user").get(pk=pledge_id)
     if pledge.status != PledgeStatus.PENDING_FUNDS:
         return pledge
     try:
