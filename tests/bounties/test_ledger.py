@@ -1,0 +1,173 @@
+"""The double-entry ledger, worked through by hand, and its guards (RELIABILITY T21, T23).
+
+Money only moves as a Transfer whose Entries sum to zero; each Account caches the
+sum of its entries. The examples below write out every leg and balance.
+"""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F, Sum
+
+from bounties.errors import InsufficientFunds
+from bounties.models import Account, AccountKind, Entry, Fund, Transfer, TransferKind
+from bounties.services.ledger import (
+    escrow_for,
+    external_account,
+    ledger_violations,
+    transfer_post,
+    wallet_for,
+)
+from bounties.services.pledging import pledge_create, pledge_withdraw
+from tests.factories import UserFactory
+from tests.integration import top_up
+
+pytestmark = pytest.mark.django_db
+
+
+def legs(transfer):
+    """A transfer's entries as {account: amount}."""
+    return dict(Entry.objects.filter(transfer=transfer).values_list("account", "amount"))
+
+
+def balance(account):
+    return Account.objects.values_list("balance", flat=True).get(pk=account.pk)
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice")
+
+
+def test_worked_example_deposit_pledge_withdraw(alice, fund):
+    # Step 1: Alice adds 50.00 by card. The signed checkout event posts one transfer:
+    #   external (the outside world) -5 000, Alice's wallet +5 000.
+    deposit = top_up(alice, 5_000)
+    wallet, world = wallet_for(alice), external_account()
+    deposit.refresh_from_db()
+    assert deposit.transfer.kind == TransferKind.DEPOSIT
+    assert legs(deposit.transfer) == {world.pk: -5_000, wallet.pk: 5_000}
+    assert (balance(world), balance(wallet)) == (-5_000, 5_000)  # only `external` may go negative
+    assert ledger_violations() == []
+
+    # Step 2: she pledges 20.00 to the fund: wallet -2 000, the fund's escrow +2 000.
+    pledge = pledge_create(user=alice, fund_id=fund.pk, amount_cents=2_000, key="first").pledge
+    escrow = escrow_for(Fund.objects.get(pk=fund.pk))
+    assert legs(pledge.transfer) == {wallet.pk: -2_000, escrow.pk: 2_000}
+    assert (balance(wallet), balance(escrow)) == (3_000, 2_000)
+    assert Fund.objects.get(pk=fund.pk).pledged_cents == 2_000  # the fund's total follows its escrow
+    assert ledger_violations() == []
+
+    # Step 3: she withdraws it while the fund is open: a new transfer reverses the legs.
+    #   Nothing is edited: the pledge transfer stays, and the withdraw transfer is added.
+    pledge = pledge_withdraw(user=alice, pledge_id=pledge.pk)
+    assert legs(pledge.release_transfer) == {escrow.pk: -2_000, wallet.pk: 2_000}
+    assert (balance(wallet), balance(escrow), balance(world)) == (5_000, 0, -5_000)
+    assert Transfer.objects.count() == 3 and Entry.objects.count() == 6
+
+    # The books: every transfer sums to zero, so all entries together sum to zero,
+    # and each cached balance is the sum of its account's entries.
+    assert Entry.objects.aggregate(total=Sum("amount"))["total"] == 0
+    for account in (wallet, escrow, world):
+        assert balance(account) == Entry.objects.filter(account=account).aggregate(t=Sum("amount"))["t"]
+    assert ledger_violations() == []
+
+
+def test_transfer_post_refuses_unbalanced_zero_and_fractional_legs(alice):
+    top_up(alice, 1_000)
+    wallet, world = wallet_for(alice), external_account()
+    for bad in ([(world, -100), (wallet, 90)], [(world, 0), (wallet, 0)], [(world, -1.5), (wallet, 1.5)]):
+        with pytest.raises(ValueError), transaction.atomic():
+            transfer_post(kind=TransferKind.DEPOSIT, key=f"bad-{bad}", legs=bad)
+    assert Transfer.objects.count() == 1 and balance(wallet) == 1_000
+
+
+def test_overdraft_is_refused_and_rolls_back(alice, fund):
+    # 10.00 in the wallet; a 10.01 debit would take it to -1: the conditional UPDATE refuses it.
+    top_up(alice, 1_000)
+    wallet, escrow = wallet_for(alice), escrow_for(Fund.objects.get(pk=fund.pk))
+    with pytest.raises(InsufficientFunds) as refusal, transaction.atomic():
+        transfer_post(kind=TransferKind.PLEDGE, key="too-much", legs=[(wallet, -1_001), (escrow, 1_001)])
+    assert refusal.value.details == {"shortfall_cents": 1, "balance_cents": 1_000}
+    assert not Transfer.objects.filter(idempotency_key="too-much").exists()  # rolled back with the caller
+    assert (balance(wallet), balance(escrow)) == (1_000, 0)
+    assert ledger_violations() == []
+
+
+# --- T23: ledger rows are immutable -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model, change", [(Entry, {"amount": 1}), (Transfer, {"memo": "edited"})])
+def test_ledger_rows_refuse_save_update_and_delete(alice, model, change):
+    top_up(alice, 1_000)
+    row = model.objects.first()
+    with pytest.raises(TypeError, match="immutable"):
+        row.save()
+    with pytest.raises(TypeError, match="immutable"):
+        row.delete()
+    with pytest.raises(TypeError, match="immutable"):
+        model.objects.filter(pk=row.pk).update(**change)
+    with pytest.raises(TypeError, match="immutable"):
+        model.objects.filter(pk=row.pk).delete()
+    assert ledger_violations() == []
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE bounties_entry SET amount = amount + 1",
+        "DELETE FROM bounties_entry",
+        "UPDATE bounties_transfer SET memo = 'edited'",
+        "DELETE FROM bounties_transfer",
+    ],
+)
+def test_raw_sql_changes_to_ledger_rows_are_refused_by_the_database(alice, sql):
+    top_up(alice, 1_000)
+    before = list(Entry.objects.values_list("pk", "amount")), list(Transfer.objects.values_list("pk", "memo"))
+    with pytest.raises(DatabaseError, match="ledger rows are immutable"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)  # the BEFORE UPDATE OR DELETE trigger raises
+    after = list(Entry.objects.values_list("pk", "amount")), list(Transfer.objects.values_list("pk", "memo"))
+    assert after == before
+
+
+def test_check_constraints_refuse_negative_balances_and_zero_entries(alice, fund):
+    top_up(alice, 1_000)
+    wallet, escrow = wallet_for(alice), escrow_for(Fund.objects.get(pk=fund.pk))
+    for account in (wallet, escrow):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Account.objects.filter(pk=account.pk).update(balance=-1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Entry.objects.create(transfer=Transfer.objects.get(), account=wallet, amount=0)
+    with pytest.raises(IntegrityError), transaction.atomic():  # one wallet per user
+        Account.objects.create(kind=AccountKind.WALLET, user=alice)
+    assert balance(wallet) == 1_000 and balance(escrow) == 0
+    assert ledger_violations() == []
+
+
+# --- manage.py ledger_check ---------------------------------------------------------------------------
+
+
+def test_ledger_check_passes_on_clean_books_and_names_each_violation(alice, fund):
+    top_up(alice, 5_000)
+    pledge_create(user=alice, fund_id=fund.pk, amount_cents=2_000, key="p")
+    out = StringIO()
+    call_command("ledger_check", stdout=out, stderr=StringIO())  # no exception: exit status 0
+    assert "Ledger OK" in out.getvalue()
+
+    # Corrupt two cached numbers behind the ledger's back (no entries written).
+    wallet = wallet_for(alice)
+    Account.objects.filter(pk=wallet.pk).update(balance=F("balance") + 1)
+    Fund.objects.filter(pk=fund.pk).update(pledged_cents=F("pledged_cents") + 500)
+    err = StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("ledger_check", stdout=StringIO(), stderr=err)
+    assert failure.value.returncode == 1  # manage.py exits 1
+    report = err.getvalue()
+    assert f"VIOLATION: Wallet of user {alice.pk} (account {wallet.pk}) caches balance 3001" in report
+    assert "but its entries sum to 3000" in report
+    assert f"VIOLATION: fund {fund.pk}: pledged_cents is 2500 but live pledges sum to 2000" in report
+    assert "2 ledger violation(s)" in str(failure.value)
