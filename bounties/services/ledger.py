@@ -55,6 +55,19 @@ def external_account() -> Account:
     return _account(AccountKind.EXTERNAL)
 
 
+def pledge_accounts(user, fund_id) -> tuple[Account, Account]:
+    """The backer's wallet and the fund's escrow, in one query (each created on first use)."""
+    found = {
+        account.kind: account
+        for account in Account.objects.filter(
+            Q(kind=AccountKind.WALLET, user=user) | Q(kind=AccountKind.ESCROW, fund_id=fund_id)
+        )
+    }
+    wallet = found.get(AccountKind.WALLET) or wallet_for(user)
+    escrow = found.get(AccountKind.ESCROW) or _account(AccountKind.ESCROW, fund_id=fund_id)
+    return wallet, escrow
+
+
 def transfer_post(
     *, kind: str, key: str, legs: Sequence[tuple[Account, int]], memo: str = "", user=None, fund=None
 ) -> Transfer:

@@ -17,7 +17,7 @@ from bounties.errors import FundNotOpen, IdempotencyMismatch, InsufficientFunds,
 from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, PledgeStatus, TransferKind
 from bounties.money import check_amount, fingerprint
 from bounties.services import announcing, money_operation
-from bounties.services.ledger import escrow_for, transfer_post, wallet_for
+from bounties.services.ledger import escrow_for, pledge_accounts, transfer_post, wallet_for
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,15 @@ def _transfer_key(pledge: Pledge) -> str:
     return f"pledge:{pledge.user_id}:{pledge.key}"
 
 
-def _move_into_escrow(fund: Fund, pledge: Pledge):
+def _move_into_escrow(fund: Fund, pledge: Pledge, *, wallet=None, escrow=None):
     """Debit the wallet, credit escrow, mark the pledge active and update the fund's totals."""
     transfer = transfer_post(
         kind=TransferKind.PLEDGE,
         key=_transfer_key(pledge),
-        legs=[(wallet_for(pledge.user), -pledge.amount_cents), (escrow_for(fund), pledge.amount_cents)],
+        legs=[
+            (wallet or wallet_for(pledge.user), -pledge.amount_cents),
+            (escrow or escrow_for(fund), pledge.amount_cents),
+        ],
         memo=f"Pledge to {fund.page.title}",
         user=pledge.user,
         fund=fund,
@@ -85,36 +88,37 @@ def _move_into_escrow(fund: Fund, pledge: Pledge):
         backer_count=F("backer_count") + int(first_pledge),
     )
     fund.pledged_cents = after
-    announcing.stage(
-        key=f"pledge:{pledge.pk}", event="pledge", fund=fund.pk, amount_cents=pledge.amount_cents
-    )
     for percent in announcing.milestones_crossed(goal_cents=fund.page.goal_cents, before=before, after=after):
         announcing.stage(
             key=f"milestone:{fund.pk}:{percent}", event="milestone", fund=fund.pk, percent=percent
         )
 
 
-@money_operation
 def pledge_create(*, user, fund_id: int, amount_cents: int, key: str) -> PledgeOutcome:
     """Move `amount_cents` from the user's wallet into the fund's escrow, once per key."""
     check_amount(amount_cents)
     fp = fingerprint(user.pk, fund_id, amount_cents)
-    if replay := _replay(user, key, fp):
-        return replay
-    fund = _lock_fund(fund_id)
-    # A duplicate of this request may have committed while we waited for the lock.
-    if replay := _replay(user, key, fp):
-        return replay
-    _require_open(fund)
-    pledge = Pledge(user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp)
     try:
-        with transaction.atomic():
-            _move_into_escrow(fund, pledge)
+        return _pledge_create(user=user, fund_id=fund_id, amount_cents=amount_cents, key=key, fp=fp)
     except IntegrityError:
-        # The same key was used concurrently for another fund: that one won.
+        # A request with the same key committed first (the transfer key is unique):
+        # this one rolled back whole, and the answer is the first one's.
         if replay := _replay(user, key, fp):
             return replay
         raise
+
+
+@money_operation
+def _pledge_create(*, user, fund_id, amount_cents, key, fp) -> PledgeOutcome:
+    if replay := _replay(user, key, fp):
+        return replay
+    # Look the accounts up before taking the fund lock: the lock is held to commit,
+    # so everything done under it limits how fast one popular fund can take pledges.
+    wallet, escrow = pledge_accounts(user, fund_id)
+    fund = _lock_fund(fund_id)
+    _require_open(fund)
+    pledge = Pledge(user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp)
+    _move_into_escrow(fund, pledge, wallet=wallet, escrow=escrow)
     return PledgeOutcome(pledge=pledge)
 
 
