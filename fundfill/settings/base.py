@@ -62,10 +62,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a cached page is served before any other middleware runs, with the headers they
+    # added when it was stored (fundfill/pagecache.py).
+    "fundfill.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Before sessions and auth: a cached page is served without touching either (fundfill/pagecache.py).
-    "fundfill.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,7 +158,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "fundfill.cache.RedisCache",  # Django's, reusing its client (fundfill/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "fundfill",
         }
@@ -170,9 +171,13 @@ else:
 # PAGE_CACHE_SECONDS, which bounds how old the live figures (pledged, backers) can be.
 PAGE_CACHE = env_bool("PAGE_CACHE", True)
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "2"))
+# How long a server process trusts its last read of the purge generation (it serves entries it
+# holds meanwhile): a publish shows at once on the process that ran it, within this on others.
+PAGE_CACHE_LOCAL_SECONDS = float(os.environ.get("PAGE_CACHE_LOCAL_SECONDS", "0.1"))
 PAGE_CACHE_ALIAS = "default"
 PAGE_CACHE_VIEWS = ("wagtail_serve", "search")  # URL names whose anonymous responses are cached
 PAGE_CACHE_QUERY_PARAMS = ("page", "status", "q")  # the only parameters those views read
+PAGE_CACHE_SKIP_PREFIXES = ("/admin/", "/django-admin/", "/api/", "/documents/")  # and static, media
 
 # A CDN in front is purged with the same events (wagtail.contrib.frontend_cache); off unless configured.
 if os.environ.get("CLOUDFLARE_BEARER_TOKEN") and os.environ.get("CLOUDFLARE_ZONEID"):

@@ -30,7 +30,7 @@ FUNDFILL_ALLOW_FAULTS = True  # control tests switch FUNDFILL_FAULTS on
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "fundfill.cache.RedisCache",  # Django's, reusing its client (fundfill/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"fundfill-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
         }

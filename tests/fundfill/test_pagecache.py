@@ -309,3 +309,18 @@ def test_a_stale_page_is_rerendered_by_one_request_while_others_get_the_last_cop
     page_cache.page_cache().delete(lock)
     assert get("/")[HEADER] == "miss"
     assert get("/")[HEADER] == "hit"
+
+
+def test_a_purge_by_another_process_is_seen_within_the_local_interval(site, settings, page_cache):
+    primed("/")
+    # Another server process publishes: it bumps the shared generation, not ours.
+    page_cache.page_cache().incr(page_cache.GENERATION_KEY)
+    time.sleep(settings.PAGE_CACHE_LOCAL_SECONDS + 0.02)
+    assert get("/")[HEADER] == "miss"
+
+
+def test_without_a_local_interval_every_hit_reads_the_shared_generation(site, settings, page_cache):
+    settings.PAGE_CACHE_LOCAL_SECONDS = 0
+    primed("/")
+    page_cache.page_cache().incr(page_cache.GENERATION_KEY)
+    assert get("/")[HEADER] == "miss"
