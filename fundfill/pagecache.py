@@ -126,12 +126,25 @@ class _LocalCopies:
     """
 
     MAX_ENTRIES = 512
+    MAX_NOT_PAGES = 4096
 
     def __init__(self):
         self.lock = threading.Lock()
         self.generation = None
         self.read_at = 0.0
         self.entries = OrderedDict()
+        # Paths this process has seen answered by views that are never cached (login, wallet):
+        # URLs map to the same views until the next deploy, so they skip the cache from then on.
+        self.not_pages = set()
+
+    def is_not_page(self, path):
+        return path in self.not_pages
+
+    def mark_not_page(self, path):
+        with self.lock:
+            if len(self.not_pages) >= self.MAX_NOT_PAGES:
+                self.not_pages.clear()
+            self.not_pages.add(path)
 
     def know_generation(self, generation, now=None):
         with self.lock:
@@ -280,6 +293,8 @@ class PageCacheMiddleware:
     def __call__(self, request):
         if not settings.PAGE_CACHE or not request_may_use_cache(request):
             return _mark_private(request, self.get_response(request))
+        if _local.is_not_page(request.path):
+            return self.get_response(request)
         query, tracked = _normalized_query(request)
         if query is None:
             return _mark_private(request, self.get_response(request), "bypass (parameters)")
@@ -315,6 +330,8 @@ class PageCacheMiddleware:
             return _mark_private(request, self.get_response(request))
 
         response = self.get_response(request)
+        if getattr(request, "resolver_match", None) is not None and not _is_page_view(request):
+            _local.mark_not_page(request.path)
         refusal = "tracking parameters" if tracked else _refusal(request, response)
         if refusal is None:
             seconds = settings.PAGE_CACHE_SECONDS
