@@ -19,12 +19,14 @@ pledge (the generation bumped N times a second while the fund page is loaded).
 """
 
 import argparse
+import json
 import os
 import secrets
 import shutil
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -244,7 +246,30 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
             load(t, "w", args.warmup)
     rounds = [[load(t, f"m{i}", args.seconds / args.rounds) for t in targets] for i in range(args.rounds)]
     results = [combine([turn[i] for turn in rounds]) for i in range(len(targets))]
+    save(results, started_load, load_average())
     return report(args, results, started_load, load_average(), purge_name)
+
+
+def save(results, load_before, load_after):
+    """The figures as JSON in bench/results/ (git-ignored), as the other benches do."""
+    out = Path(__file__).resolve().parent / "results" / f"pages-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    baseline = results[0].rps
+    rows = [
+        {
+            "target": r.target.name,
+            "url": r.target.url,
+            "rps": round(r.rps, 1),
+            "p50_ms": round(r.p50_ms, 2),
+            "p99_ms": round(r.p99_ms, 2),
+            "errors": r.errors,
+            "ratio": round(r.rps / baseline, 4) if baseline else None,
+            "cpu": {"load": r.client_cpu, "web": r.server_cpu, "other": r.other_cpu},
+        }
+        for r in results
+    ]
+    out.write_text(json.dumps({"load_before": load_before, "load_after": load_after, "rows": rows}, indent=2))
+    log(f"saved {out}")
 
 
 def fund_ids_from(base_url: str) -> str:

@@ -27,10 +27,12 @@ a publish reaches the others when their entries go stale.
 page revision. An entry is fresh for `PAGE_CACHE_SECONDS` (2 s); after that the first
 request to take a short lock re-renders it while concurrent requests get the entry they
 would have got a moment earlier (same generation only, so never purged content). Figures
-are therefore at most ~2 s plus one render old, for readers with and without JavaScript.
-bench/pages.py measures the alternatives (a long-lived page plus a JSON endpoint for the
-figures costs a second request per page view; purging on every pledge would empty the
-whole cache at the pledge rate on exactly the day it matters).
+are therefore at most ~2 s plus one render old, for readers with and without JavaScript,
+and nothing in the money path has to know about caching. bench/pages.py measures the
+alternatives under the same load: a long-lived page plus `/funds/live.json` on every view
+costs a second request per view (about a third of the page views a second), and purging
+on every pledge re-renders every page at the pledge rate and would call a CDN's purge API
+at that rate too (about two thirds, at 20 pledges a second).
 
 **Who gets a cached page:** GET/HEAD requests without a session, CSRF or messages cookie,
 without an Authorization header, and never a preview. **What is stored:** 200 responses
