@@ -35,10 +35,17 @@ def check_amount(amount_cents, *, minimum=None, maximum=None) -> int:
     if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
         raise InvalidAmount("The amount must be a whole number of cents.")
     if amount_cents < minimum:
-        raise InvalidAmount(f"The smallest amount is {minimum / 100:,.2f}.", minimum_cents=minimum)
+        raise InvalidAmount(f"The smallest amount is {format_cents(minimum)}.", minimum_cents=minimum)
     if amount_cents > maximum:
-        raise InvalidAmount(f"The largest amount is {maximum / 100:,.2f}.", maximum_cents=maximum)
+        raise InvalidAmount(f"The largest amount is {format_cents(maximum)}.", maximum_cents=maximum)
     return amount_cents
+
+
+def format_cents(cents: int) -> str:
+    """12345 -> "$123.45" in the site's currency (messages; templates use the `money` filter)."""
+    from bounties.templatetags.fundfill_tags import money
+
+    return money(cents)
 
 
 def fingerprint(*parts) -> str:

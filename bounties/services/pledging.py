@@ -19,6 +19,9 @@ from bounties.money import check_amount, fingerprint
 from bounties.services import announcing, money_operation
 from bounties.services.ledger import escrow_for, pledge_accounts, transfer_post, wallet_for
 
+# Stripe's smallest charge in USD.
+MIN_CARD_CHARGE_CENTS = 50
+
 
 @dataclass(frozen=True)
 class PledgeOutcome:
@@ -141,6 +144,9 @@ def pledge_create_with_card(
     _require_open(fund)
     pledge = Pledge(user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp)
     shortfall = amount_cents - wallet_for(user).balance
+    if 0 < shortfall < MIN_CARD_CHARGE_CENTS:
+        # Card networks refuse tiny charges; the extra stays in the backer's wallet.
+        shortfall = MIN_CARD_CHARGE_CENTS
     if shortfall <= 0:
         _move_into_escrow(fund, pledge)
         return PledgeOutcome(pledge=pledge)

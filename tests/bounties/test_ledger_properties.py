@@ -39,6 +39,7 @@ from bounties.models import Account, AccountKind, Fund, FundStatus, Pledge, Pled
 from bounties.services.deposits import deposit_create
 from bounties.services.ledger import ledger_violations
 from bounties.services.pledging import (
+    MIN_CARD_CHARGE_CENTS,
     pending_pledges_complete,
     pledge_create,
     pledge_create_with_card,
@@ -207,7 +208,8 @@ class LedgerMachine(RuleBasedStateMachine):
             self.move_into_escrow(pledge)
             return
         assert pledge.status == PledgeStatus.PENDING_FUNDS
-        assert outcome.deposit.amount_cents == cents - self.wallet[owner.pk]
+        # The card pays the difference, or the smallest card charge when the difference is tinier.
+        assert outcome.deposit.amount_cents == max(cents - self.wallet[owner.pk], MIN_CARD_CHARGE_CENTS)
         self.cards.append(CardPayment(pledge, outcome.deposit, checkout_event(outcome.deposit)))
 
     @precondition(lambda self: any(not c.landed for c in self.cards))
