@@ -34,7 +34,7 @@ def seed(users: int, balance_cents: int, out: str, fund_slug: str):
     from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
     from bounties.services.deposits import deposit_create
 
-    call_command("load_demo", verbosity=0)
+    call_command("load_demo", backers=False, verbosity=0)  # the bench counts only its own pledges
     page = FundPage.objects.get(slug=fund_slug)
     fund = Fund.objects.get(pk=page.pk)
     if fund.status != FundStatus.OPEN:

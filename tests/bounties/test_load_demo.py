@@ -9,6 +9,7 @@ from wagtail.images import get_image_model
 from wagtail.models import Page, Revision, Site
 
 from bounties.models import Fund, FundIndexPage, FundPage, FundUpdatePage
+from bounties.services.ledger import ledger_violations
 from home.models import HomePage
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +50,11 @@ def test_load_demo_builds_the_site(client):
     assert {"audit-truecrypt", "bypass-touchid"} <= set(funds.values_list("slug", flat=True))
     assert FundUpdatePage.objects.live().count() >= 3
     assert all(fund.image_id and fund.summary for fund in funds)
-    # Every fund has its money-side row, starting empty.
-    assert set(Fund.objects.values_list("page_id", "pledged_cents")) == {(fund.pk, 0) for fund in funds}
+    # Every fund has its money-side row; the demo backers' pledges went through the real
+    # services, so every demo fund has money in escrow and the books balance.
+    assert set(Fund.objects.values_list("page_id", flat=True)) == {fund.pk for fund in funds}
+    assert all(fund.state.pledged_cents > 0 and fund.state.backer_count > 0 for fund in funds)
+    assert ledger_violations() == []
     # The homepage features one of the demo funds, and says so.
     assert home.featured_fund in list(funds)
     assert home.featured_fund.title in client.get("/").content.decode()

@@ -18,10 +18,21 @@ from PIL import ImageDraw
 from wagtail.images import get_image_model
 from wagtail.models import Page, Site
 
-from bounties.models import FundIndexPage, FundPage, FundUpdatePage
+from bounties.models import Deposit, DepositStatus, FundIndexPage, FundPage, FundUpdatePage
+from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
+from bounties.services.deposits import deposit_create
+from bounties.services.pledging import pledge_create
 from home.models import HomePage
 
 ADMIN_PASSWORD = "fundfill-admin"
+BACKER_PASSWORD = "fundfill-backer"
+# (username, money added by test card, [(fund slug, pledge)]) — amounts in cents.
+BACKERS = [
+    ("ada", 500_00, [("audit-truecrypt", 250_00), ("bypass-touchid", 100_00)]),
+    ("grace", 1_200_00, [("audit-truecrypt", 1_000_00)]),
+    ("linus", 300_00, [("reproducible-tor-browser-macos", 150_00), ("audit-truecrypt", 75_00)]),
+    ("radia", 800_00, [("bypass-touchid", 600_00)]),
+]
 EDITOR_PASSWORD = "fundfill-editor"
 
 FUNDS = [
@@ -87,6 +98,14 @@ FUNDS = [
 class Command(BaseCommand):
     help = "Load the demo content and users (safe to run again: existing content is kept)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-backers",
+            dest="backers",
+            action="store_false",
+            help="Skip the demo backers and their pledges (benches start from empty funds).",
+        )
+
     def handle(self, *args, **options):
         with transaction.atomic():
             home = self.ensure_home()
@@ -97,9 +116,16 @@ class Command(BaseCommand):
                 home.save_revision().publish()
             admin_created = self.ensure_user("admin", ADMIN_PASSWORD, superuser=True)
             editor_created = self.ensure_user("editor", EDITOR_PASSWORD, group="Editors")
+        if options.get("backers", True):
+            # Outside the page transaction: each pledge is its own money operation.
+            for username, deposit_cents, pledges in BACKERS:
+                self.ensure_backer(username, deposit_cents, pledges)
         self.stdout.write(self.style.SUCCESS("Demo content ready."))
         self.stdout.write(f"  Admin:  admin / {ADMIN_PASSWORD}{'' if admin_created else ' (existing)'}")
         self.stdout.write(f"  Editor: editor / {EDITOR_PASSWORD}{'' if editor_created else ' (existing)'}")
+        if options.get("backers", True):
+            names = ", ".join(name for name, _, _ in BACKERS)
+            self.stdout.write(f"  Backers: {names} / {BACKER_PASSWORD}")
 
     def ensure_home(self):
         site = Site.objects.filter(is_default_site=True).first()
@@ -179,6 +205,23 @@ class Command(BaseCommand):
         picture.save(buffer, format="PNG")
         name = title.lower().replace(" ", "-") + ".png"
         return get_image_model().objects.create(title=title, file=ImageFile(buffer, name=name))
+
+    def ensure_backer(self, username, deposit_cents, pledges):
+        """A backer who added money by test card and pledged it, all through the real services.
+
+        Keyed like a real client (one deposit per backer, fixed pledge keys), so a second
+        run moves nothing.
+        """
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(username, f"{username}@fundfill.example", BACKER_PASSWORD)
+        if not Deposit.objects.filter(user=user, status=DepositStatus.SUCCEEDED).exists():
+            deposit = deposit_create(user=user, amount_cents=deposit_cents, gateway="local")
+            LocalGateway().pay(deposit, SUCCESS_CARD)
+        for slug, amount_cents in pledges:
+            fund = FundPage.objects.get(slug=slug)
+            pledge_create(user=user, fund_id=fund.pk, amount_cents=amount_cents, key=f"demo:{slug}")
 
     def ensure_user(self, username, password, *, superuser=False, group=None):
         User = get_user_model()
