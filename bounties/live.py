@@ -56,7 +56,8 @@ def figures(fund_ids) -> dict:
 def fund_figures(request):
     ids = _parse_ids(request.GET.get("ids", ""))
     if ids is None:
-        return JsonResponse({"error": f"ids: 1 to {MAX_IDS} fund ids, comma-separated"}, status=400)
+        message = f"Give 1 to {MAX_IDS} fund ids, comma-separated, e.g. ?ids=5,8."
+        return JsonResponse({"error": {"code": "invalid_ids", "message": message}}, status=400)
     key = "live-figures:" + ",".join(map(str, ids))
     body = cache.get(key)
     if body is None:

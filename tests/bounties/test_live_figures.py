@@ -60,3 +60,4 @@ def test_unpublished_funds_are_not_reported(fund):
 def test_bad_ids_are_refused(db, ids):
     response = Client().get(f"/funds/live.json?ids={ids}")
     assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_ids"  # the API's error shape
