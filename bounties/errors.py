@@ -66,6 +66,14 @@ class CardDeclined(BountiesError):
     default_message = "Your card was declined."
 
 
+class PaymentUnavailable(BountiesError):
+    """The card processor did not answer or refused the request; nothing was charged."""
+
+    code = "gateway_unavailable"
+    status = 502
+    default_message = "We could not reach the card processor; please try again."
+
+
 class TryAgainLater(BountiesError):
     """The database was too busy to finish the action; it rolled back and is safe to retry."""
 

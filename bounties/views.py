@@ -8,7 +8,6 @@ moved (`BountiesError.user_message`), and each money POST redirects on success
 
 import uuid
 
-import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -44,8 +43,6 @@ from bounties.services.deposits import deposit_create
 from bounties.services.ledger import balance_of
 from bounties.services.pledging import pledge_create, pledge_create_with_card, pledge_withdraw
 from bounties.templatetags.fundfill_tags import money
-
-PROVIDER_DOWN = "We could not reach the card processor. No money moved; please try again."
 
 
 def _wallet_balance(user) -> int:
@@ -107,9 +104,6 @@ def wallet_add(request):
             except BountiesError as error:
                 _refuse(form, error)
                 status = error.status
-            except stripe.StripeError:
-                form.add_error(None, PROVIDER_DOWN)
-                status = 502
     return render(request, "bounties/add_money.html", {"form": form}, status=status)
 
 
@@ -234,9 +228,6 @@ def pledge_create_view(request, fund_id):
             # The old key is spent on another pledge: a fresh one lets the backer go ahead on purpose.
             form.data = form.data.copy()
             form.data["key"] = str(uuid.uuid4())
-    except stripe.StripeError:
-        form.add_error(None, PROVIDER_DOWN)
-        status = 502
     response = render(request, "bounties/pledge_form.html", {**context, "form": form}, status=status)
     if status == 503:
         response["Retry-After"] = "5"

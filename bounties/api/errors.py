@@ -61,14 +61,6 @@ class InvalidCredentials(exceptions.APIException):
     default_detail = "The username or password is wrong."
 
 
-class GatewayUnavailable(exceptions.APIException):
-    """The payment provider could not be reached; the deposit stays pending and nothing was charged."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_code = "gateway_unavailable"
-    default_detail = "The payment provider did not answer. Nothing was charged; please try again."
-
-
 def error_response(status_code, code, message, details=None, headers=None) -> Response:
     error = {"code": code, "message": message}
     if details:

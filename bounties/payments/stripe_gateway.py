@@ -4,11 +4,16 @@ The create call carries an idempotency key derived from our deposit, so a retry
 after a timeout finds the same Checkout Session instead of making a second one.
 """
 
+import logging
+
 import stripe
 from django.conf import settings
 
+from bounties.errors import PaymentUnavailable
 from bounties.models import Deposit
 from bounties.payments import Checkout
+
+logger = logging.getLogger("fundfill.payments")
 
 
 def configure():
@@ -23,7 +28,15 @@ class StripeGateway:
     def start_checkout(self, deposit: Deposit, *, success_url: str, cancel_url: str) -> Checkout:
         configure()
         reference = {"deposit": str(deposit.uuid)}
-        session = stripe.checkout.Session.create(
+        try:
+            session = self._create_session(deposit, reference, success_url, cancel_url)
+        except stripe.StripeError as exc:
+            logger.warning("stripe checkout for deposit %s failed: %r", deposit.pk, exc)
+            raise PaymentUnavailable() from exc
+        return Checkout(provider_id=session["id"], url=session["url"])
+
+    def _create_session(self, deposit, reference, success_url, cancel_url):
+        return stripe.checkout.Session.create(
             mode="payment",
             line_items=[
                 {
@@ -42,4 +55,3 @@ class StripeGateway:
             cancel_url=cancel_url,
             idempotency_key=f"deposit:{deposit.uuid}",
         )
-        return Checkout(provider_id=session["id"], url=session["url"])

@@ -5,6 +5,7 @@ import uuid
 from unittest import mock
 
 import pytest
+import stripe
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from bounties.errors import TryAgainLater
@@ -87,6 +88,20 @@ def test_declined_card_shows_its_reason_and_moves_nothing(client, backer):
     assert wallet_for(backer).balance == 0
     assert not Transfer.objects.exists()
     assert ledger_violations() == []
+
+
+def test_card_processor_down_says_nothing_was_charged(client, backer, settings, monkeypatch):
+    settings.PAYMENT_GATEWAY = "stripe"
+
+    def unreachable(**kwargs):
+        raise stripe.APIConnectionError("connection refused")
+
+    monkeypatch.setattr(stripe.checkout.Session, "create", unreachable)
+    response = client.post("/wallet/add/", {"amount": "20"})
+    assert response.status_code == 502
+    assertContains(response, "could not reach the card processor", status_code=502)
+    assertContains(response, "No money moved.", status_code=502)
+    assert wallet_for(backer).balance == 0 and not Transfer.objects.exists()
 
 
 def test_unknown_card_number_is_a_form_error(client, backer):

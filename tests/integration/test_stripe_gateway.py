@@ -14,6 +14,7 @@ import stripe
 from django.db import connection
 from django.test import Client
 
+from bounties.errors import PaymentUnavailable
 from bounties.models import Deposit, DepositStatus, Transfer, TransferKind, WebhookEvent
 from bounties.payments import checkout_start
 from bounties.services.deposits import deposit_create
@@ -186,8 +187,9 @@ def test_t10_create_timed_out_then_retried_by_us_makes_one_session(fake_stripe, 
     fake_stripe.delay_next(5.0)
     deposit = deposit_create(user=erin, amount_cents=3_000, gateway="stripe")
 
-    with pytest.raises(stripe.APIConnectionError):
+    with pytest.raises(PaymentUnavailable) as unavailable:
         checkout_start(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
+    assert isinstance(unavailable.value.__cause__, stripe.APIConnectionError)
     deposit.refresh_from_db()
     assert deposit.provider_id is None  # we never heard back...
     assert fake_stripe.session_count() == 1  # ...but Stripe made the session
@@ -211,15 +213,17 @@ def test_stripe_errors_reach_the_caller_and_move_no_money(fake_stripe):
     deposit = deposit_create(user=frank, amount_cents=2_000, gateway="stripe")
     checkout_start(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
     # The same idempotency key with other parameters is refused by Stripe, not turned into a second session.
-    with pytest.raises(stripe.IdempotencyError):
+    with pytest.raises(PaymentUnavailable) as refused:
         checkout_start(deposit, success_url=SUCCESS_URL + "&other", cancel_url=CANCEL_URL)
+    assert isinstance(refused.value.__cause__, stripe.IdempotencyError)
     assert fake_stripe.session_count() == 1
 
     short_timeouts(retries=0)
     fake_stripe.fail_next(500)
     other = deposit_create(user=frank, amount_cents=500, gateway="stripe")
-    with pytest.raises(stripe.APIError):
+    with pytest.raises(PaymentUnavailable) as failed:
         checkout_start(other, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
+    assert isinstance(failed.value.__cause__, stripe.APIError)
     other.refresh_from_db()
     assert (other.provider_id, other.status) == (None, DepositStatus.PENDING)
     assert wallet_for(frank).balance == 0 and not Transfer.objects.exists()
