@@ -13,6 +13,8 @@ KNOWN = {"unguarded"}
 
 
 def active(name: str) -> bool:
+    if name not in KNOWN:
+        raise ValueError(f"unknown fault switch {name!r}")  # a typo would silently test nothing
     return name in getattr(settings, "FUNDFILL_FAULTS", ())
 
 

@@ -1,1 +1,0 @@
-"""Receivers that keep derived data in step with pages."""
