@@ -105,6 +105,12 @@ def current_generation(cache=None):
     return generation
 
 
+def request_generation():
+    """The generation a render starts from: this process's trusted copy, else read from the cache."""
+    generation = _local.trusted_generation(time.time())
+    return generation if generation is not None else current_generation()
+
+
 def bump_generation():
     """Make every cached page a miss. Call after commit (see `purge_after_commit`)."""
     cache = page_cache()
@@ -385,8 +391,12 @@ def purge_after_commit(pages=(), *, everything=False):
     """After the current transaction commits: bump the generation and purge the CDN.
 
     Outside a transaction it runs at once. URLs are worked out now, while the pages (and a
-    deleted page's ancestors) can still be read.
+    deleted page's ancestors) can still be read. This process's render memo is dropped at
+    once, so its own next request (even inside this transaction) renders afresh.
     """
+    from fundfill import memo
+
+    memo.forget()
     urls = set()
     if _frontend_cache_enabled():
         try:

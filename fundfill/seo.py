@@ -16,6 +16,8 @@ from urllib.parse import urljoin
 from django.conf import settings
 from wagtail.models import Site
 
+from fundfill import memo
+
 # Open Graph's recommended large-card size (1.91:1); X and LinkedIn crop from it too.
 SOCIAL_IMAGE_FILTER = "fill-1200x630"
 
@@ -88,5 +90,6 @@ class SocialMetaMixin:
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["meta"] = self.social_meta(request)
+        key = ("meta", self.pk, request.scheme, request.get_host())
+        context["meta"] = memo.remember(request, key, lambda: self.social_meta(request))
         return context

@@ -12,14 +12,45 @@ them) ahead of template work, so these cut queries without changing what is serv
   gets first claim on the rest of the path, as in Wagtail's walk.
 - `FastServeMixin.get_view_restrictions`: the restrictions on a page and its ancestors
   (aliases resolved as Wagtail does) in one query instead of two.
+- `serve` (Wagtail's view, under the same URL name): the Site, the route, the page's view
+  restrictions and the site's root paths are remembered per process until the next
+  publish (`fundfill.memo`), so a render after the first costs none of those queries.
 
 tests/fundfill/test_serving.py checks every route against Wagtail's own walk.
 """
 
 from django.db.models import Q
 from django.urls import Resolver404
+from django.utils import translation
 from wagtail.contrib.routable_page.models import RoutablePageMixin
-from wagtail.models import Page, PageViewRestriction
+from wagtail.models import Page, PageViewRestriction, Site
+
+from fundfill import memo
+
+
+def serve(request, path):
+    """Wagtail's `serve`, with what routing found remembered for the generation (fundfill/memo.py)."""
+    from wagtail import views as wagtail_views  # not at import time: models import this module
+
+    if request.method in ("GET", "HEAD"):
+        memo.stamp(request)
+        key = ("route", request._get_raw_host(), request.get_port(), path, translation.get_language())
+        found = memo.remember(request, key, lambda: _route(request, path))
+        if found is not None:
+            request._wagtail_site, request._wagtail_route_for_request, root_paths = found
+            request._wagtail_cached_site_root_paths = root_paths
+    return wagtail_views.serve(request, path)
+
+
+def _route(request, path):
+    route = Page.route_for_request(request, path)
+    if route is None:
+        return None
+    page = route[0]
+    if isinstance(page, FastServeMixin):
+        page.without_live_relations()
+        page._remembered_restrictions = list(page.get_view_restrictions())
+    return request._wagtail_site, route, Site.get_site_root_paths()
 
 
 class FastServeMixin:
@@ -27,8 +58,19 @@ class FastServeMixin:
 
     # Related rows the page's own template reads (select_related when routing to it).
     route_select_related: tuple[str, ...] = ()
+    # Of those, the ones that change without a publish (money): read afresh on every render.
+    live_relations: tuple[str, ...] = ()
+
+    def without_live_relations(self):
+        """This page as it may be remembered (fundfill/memo.py): rows that change without a publish dropped."""
+        for name in self.live_relations:
+            self._state.fields_cache.pop(name, None)
+        return self
 
     def get_view_restrictions(self):
+        remembered = getattr(self, "_remembered_restrictions", None)
+        if remembered is not None:
+            return remembered
         if self.alias_of_id:
             return super().get_view_restrictions()
         paths = [self.path[:end] for end in range(self.steplen, len(self.path) + 1, self.steplen)]

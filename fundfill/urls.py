@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from bounties import live
-from fundfill import views
+from fundfill import serving, views
 from search import views as search_views
 
 handler404 = "fundfill.views.page_not_found"
@@ -32,6 +32,8 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 urlpatterns += [
-    # Wagtail's page serving stays last: it catches everything else.
-    path("", include(wagtail_urls)),
+    # Wagtail's own URLs, with its page serving (last: it catches everything else) in the
+    # version that remembers routes per publish (fundfill/serving.py).
+    *[pattern for pattern in wagtail_urls.urlpatterns if pattern.name != "wagtail_serve"],
+    re_path(wagtail_urls.serve_pattern, serving.serve, name="wagtail_serve"),
 ]

@@ -7,9 +7,10 @@ from django.utils.text import Truncator
 from wagtail.admin.panels import FieldPanel, HelpPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField
-from wagtail.models import Page
+from wagtail.models import Page, Site
 
 from bounties.models import FundPage, FundStatus
+from fundfill import memo
 from fundfill.seo import SocialMetaMixin, social_meta_for
 from fundfill.serving import FastRouteMixin
 
@@ -89,19 +90,28 @@ class HomePage(FastRouteMixin, SocialMetaMixin, Page):
             image=self.social_image,
         )
 
-    def open_funds(self):
+    def open_funds(self, request=None):
         return (
-            FundPage.objects.live()
-            .public()
+            memo.public(FundPage.objects.live(), request)
             .filter(fund__status=FundStatus.OPEN)
             .select_related("fund", "image")
             .order_by("pledge_deadline")[:6]
         )
 
+    def featured_for(self, request):
+        """The live featured fund for this render: the page remembered until the next publish, its
+        figures (`state`) read afresh."""
+
+        def find():
+            fund = self.live_featured_fund
+            return fund.without_live_relations() if fund is not None else None
+
+        return memo.remember(request, ("featured", self.pk, self.featured_fund_id), find)
+
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["featured"] = self.live_featured_fund
-        context["open_funds"] = self.open_funds()
+        context["featured"] = self.featured_for(request)
+        context["open_funds"] = self.open_funds(request)
         return context
 
 
@@ -131,6 +141,16 @@ class IncidentNotice(BaseSiteSetting):
 
     class Meta:
         verbose_name = "incident notice"
+
+    @classmethod
+    def for_request(cls, request):
+        # On every page: remembered until the next change (saving it bumps the generation).
+        if not hasattr(request, cls.get_cache_attr_name()):
+            site = Site.find_for_request(request)
+            notice = memo.remember(request, ("incident-notice", site and site.pk), lambda: cls.for_site(site))
+            notice._request = request
+            setattr(request, cls.get_cache_attr_name(), notice)
+        return getattr(request, cls.get_cache_attr_name())
 
     def clean(self):
         super().clean()

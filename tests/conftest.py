@@ -50,3 +50,13 @@ def page_cache(settings):
     settings.PAGE_CACHE = True
     pagecache.bump_generation()
     return pagecache
+
+
+@pytest.fixture(autouse=True)
+def _fresh_page_memo():
+    """Each test starts with nothing remembered: a rolled-back test's pages must not outlive it."""
+    from fundfill import memo
+
+    memo.forget()
+    yield
+    memo.forget()

@@ -14,6 +14,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from bounties.blocks import BodyBlock
+from fundfill import memo
 from fundfill.seo import SocialMetaMixin, social_meta_for
 from fundfill.serving import FastServeMixin
 
@@ -36,10 +37,9 @@ class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     max_count_per_parent = 1
     per_page = 12
 
-    def funds(self):
+    def funds(self, request=None):
         return (
-            FundPage.objects.live()
-            .public()
+            memo.public(FundPage.objects.live(), request)
             .child_of(self)
             .select_related("fund", "image")
             .order_by("-first_published_at", "-pk")
@@ -48,7 +48,7 @@ class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         status = request.GET.get("status", "")
-        funds = self.funds()
+        funds = self.funds(request)
         if status in FundStatus.values:
             funds = funds.filter(fund__status=status)
         else:
@@ -148,6 +148,7 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     parent_page_types = ["bounties.FundIndexPage"]
     subpage_types = ["bounties.FundUpdatePage"]
     route_select_related = ("fund", "image")  # the counters and the picture the page shows
+    live_relations = ("fund",)  # the counters change with every pledge: never remembered
 
     class Meta:
         verbose_name = "fund"
@@ -185,8 +186,8 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     def is_open_for_pledges(self):
         return self.state.status == FundStatus.OPEN and timezone.now() < self.pledge_deadline
 
-    def updates(self):
-        return FundUpdatePage.objects.live().public().child_of(self).order_by("-date", "-pk")
+    def updates(self, request=None):
+        return memo.public(FundUpdatePage.objects.live(), request).child_of(self).order_by("-date", "-pk")
 
     def social_meta(self, request):
         """What a link to this fund previews as: its title, summary and image (also the homepage's when featured)."""
@@ -204,7 +205,9 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["updates"] = self.updates()[:20]
+        context["updates"] = memo.remember(
+            request, ("updates", self.pk), lambda: list(self.updates(request)[:20])
+        )
         context["currency"] = settings.FUNDFILL_CURRENCY
         return context
 

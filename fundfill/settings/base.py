@@ -175,6 +175,9 @@ PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "2"))
 # holds meanwhile): a publish shows at once on the process that ran it, within this on others.
 PAGE_CACHE_LOCAL_SECONDS = float(os.environ.get("PAGE_CACHE_LOCAL_SECONDS", "0.1"))
 PAGE_CACHE_ALIAS = "default"
+# Serving a live page remembers its route, restrictions, notice and link-preview tags per
+# process until the generation moves (fundfill/memo.py); off renders each from the database.
+PAGE_MEMO = env_bool("PAGE_MEMO", True)
 PAGE_CACHE_VIEWS = ("wagtail_serve", "search")  # URL names whose anonymous responses are cached
 PAGE_CACHE_QUERY_PARAMS = ("page", "status", "q")  # the only parameters those views read
 PAGE_CACHE_SKIP_PREFIXES = ("/admin/", "/django-admin/", "/api/", "/documents/")  # and static, media

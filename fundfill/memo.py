@@ -1,0 +1,121 @@
+"""What only a publish can change, remembered per process until the next publish.
+
+A page-cache miss, and every page a signed-in reader sees, used to look up the Site,
+walk the URL, check view restrictions, read the incident notice, build the link-preview
+tags and list the fund's news: eight queries and about 6 ms of ORM work a render
+(bench/pages.py). None of it changes between publishes, and everything that can change
+it (publishing, unpublishing, moving or deleting a page, a view restriction, a setting,
+a Site, an image) bumps the page cache's generation (`fundfill.pagecache`). So each
+process keeps those answers for the generation it reads at the start of a request, and
+starts over when the generation moves: the same rule, and the same freshness, as the
+page cache. Money (a fund's pledged total, backers, status) is never remembered here:
+templates read it on every render.
+
+Only requests stamped by `fundfill.serving.serve` (live pages, GET or HEAD) use it:
+previews, the admin and forms never do. Values are stored pickled and unpickled for each
+request, so no two requests share a model instance that Wagtail or a template may cache
+things on.
+"""
+
+import logging
+import pickle
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+
+logger = logging.getLogger("fundfill.memo")
+
+_ATTR = "_fundfill_memo_generation"
+MAX_ENTRIES = 2048
+
+
+class _Memo:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.generation = None
+        self.entries = OrderedDict()
+        # Bumped at once (not after commit) when this process changes something: its own
+        # next request, even inside the same transaction (as in tests), starts over.
+        self.epoch = 0
+
+    def get(self, generation, key):
+        with self.lock:
+            if generation != self.generation:
+                return None
+            return self.entries.get(key)
+
+    def put(self, generation, key, value):
+        with self.lock:
+            if generation != self.generation:
+                if self.generation is not None and generation < self.generation:
+                    return  # a slow request from before the last change: keep the newer entries
+                self.generation = generation
+                self.entries.clear()
+            self.entries[key] = value
+            while len(self.entries) > MAX_ENTRIES:
+                self.entries.popitem(last=False)
+
+    def forget(self):
+        with self.lock:
+            self.epoch += 1
+            self.generation = None
+            self.entries.clear()
+
+
+_memo = _Memo()
+
+
+def stamp(request):
+    """Let this request use the memo: read the generation once, before anything is rendered.
+
+    A render that races a publish is then stored under the old generation and never used
+    again. When the cache cannot be read the request simply renders without the memo.
+    """
+    if not settings.PAGE_MEMO:
+        return
+    from fundfill.pagecache import request_generation
+
+    try:
+        shared = request_generation()
+    except Exception:
+        logger.warning("page memo: generation unavailable; rendering without it", exc_info=True)
+        return
+    setattr(request, _ATTR, (shared, _memo.epoch))
+
+
+def remember(request, key, compute):
+    """`compute()`, or what it returned for `key` earlier in this generation."""
+    generation = getattr(request, _ATTR, None) if request is not None else None
+    if generation is None or getattr(request, "is_preview", False):
+        return compute()
+    stored = _memo.get(generation, key)
+    if stored is not None:
+        return pickle.loads(stored)
+    value = compute()
+    try:
+        stored = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        logger.warning("page memo: %r cannot be remembered", key, exc_info=True)
+        return value
+    _memo.put(generation, key, stored)
+    return value
+
+
+def public(pages, request):
+    """`pages.public()`, with the list of restricted subtrees remembered (one query a publish, not a render)."""
+    from django.db.models import Q
+    from wagtail.models import PageViewRestriction
+
+    def restricted_paths():
+        return sorted({r.page.path for r in PageViewRestriction.objects.select_related("page")})
+
+    q = Q()
+    for path in remember(request, ("restricted-paths",), restricted_paths):
+        q |= Q(path__startswith=path)
+    return pages.exclude(q) if q else pages
+
+
+def forget():
+    """Drop everything this process remembers (a change here, or a new test)."""
+    _memo.forget()

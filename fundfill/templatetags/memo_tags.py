@@ -1,0 +1,38 @@
+"""`{% remember %}`: a fragment rendered once per publish and process (fundfill/memo.py).
+
+    {% remember "fund-body" page.pk %}…{% endremember %}
+
+The fragment is keyed on its name, the values after it, and the request's scheme and host
+(fragments may hold absolute URLs). Outside a live page request (previews, forms, the admin)
+it renders every time. Never wrap anything that changes without a publish: a fund's figures
+or status, the time left, the signed-in user.
+"""
+
+from django import template
+
+from fundfill import memo
+
+register = template.Library()
+
+
+class RememberNode(template.Node):
+    def __init__(self, nodelist, vary_on):
+        self.nodelist = nodelist
+        self.vary_on = vary_on
+
+    def render(self, context):
+        request = context.get("request")
+        if request is None:
+            return self.nodelist.render(context)
+        key = ("fragment", request.scheme, request.get_host(), *(v.resolve(context) for v in self.vary_on))
+        return memo.remember(request, key, lambda: self.nodelist.render(context))
+
+
+@register.tag
+def remember(parser, token):
+    bits = token.split_contents()
+    if len(bits) < 2:
+        raise template.TemplateSyntaxError("{% remember %} needs a fragment name")
+    nodelist = parser.parse(("endremember",))
+    parser.delete_first_token()
+    return RememberNode(nodelist, [parser.compile_filter(bit) for bit in bits[1:]])
