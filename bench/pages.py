@@ -5,9 +5,12 @@
 
 Starts its own PostgreSQL and Redis, loads the demo content with production settings,
 collects static files, and runs three gunicorns (`--workers 2 --no-control-socket`):
-bench/bareview.py (`GET /ok`, the ceiling), the site with the page cache on, and the
-same site with `PAGE_CACHE=off`: the uncached figures come from a second server, not
-from a cache-busting parameter a visitor could use too. Each target is loaded with wrk
+bench/bareview.py (`GET /ok`, the ceiling), the site with the page cache on, the same
+site with `PAGE_CACHE=off` ("uncached": every request renders, as for a signed-in
+reader, with what only a publish changes remembered per process, fundfill/memo.py), and
+with `PAGE_MEMO=off` too ("cold": every render reads everything, as the first render
+after a publish does). The uncached figures come from other servers, not from a
+cache-busting parameter a visitor could use too. Each target is loaded with wrk
 and reported as req/s, p50 and p99, and as a ratio of the bare view's req/s measured in
 the same run.
 
@@ -202,8 +205,11 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
     cached = gunicorn("fundfill.wsgi:application", env, cached_port, "cached")
     uncached_env = site_environment(work, site_db, redis_url, uncached_port, PAGE_CACHE="off")
     uncached = gunicorn("fundfill.wsgi:application", uncached_env, uncached_port, "uncached")
+    cold_port = services.free_port()
+    cold_env = site_environment(work, site_db, redis_url, cold_port, PAGE_CACHE="off", PAGE_MEMO="off")
+    cold = gunicorn("fundfill.wsgi:application", cold_env, cold_port, "cold")
     bare.wait_ready("/ok")
-    for server in (cached, uncached):
+    for server in (cached, uncached, cold):
         status = server.wait_ready(FUND)
         if status != 200:
             raise RuntimeError(f"{server.name}: {FUND} answered {status}")
@@ -221,6 +227,7 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
     targets.append(target("static file (WhiteNoise)", cached, DRAIN))
     targets += [target(f"{name}, cached", cached, path) for name, path in PAGES]
     targets += [target(f"{name}, uncached", uncached, path) for name, path in PAGES]
+    targets += [target(f"{name}, cold", cold, path) for name, path in PAGES[:2]]
     targets.append(target("live.json (figures of 3 funds)", cached, f"/funds/live.json?ids={fund_ids}"))
     purge_name = f"fund page, cached, purged {args.pledges_per_second:g}×/s"
     targets.append(target(purge_name, cached, FUND))
