@@ -14,7 +14,7 @@ templates read it on every render.
 Only requests stamped by `fundfill.serving.serve` (live pages, GET or HEAD) use it:
 previews, the admin and forms never do. Values are stored pickled and unpickled for each
 request, so no two requests share a model instance that Wagtail or a template may cache
-things on.
+things on; rendered fragments (strings, immutable) are shared as they are.
 """
 
 import logging
@@ -91,13 +91,16 @@ def remember(request, key, compute):
         return compute()
     stored = _memo.get(generation, key)
     if stored is not None:
-        return pickle.loads(stored)
+        return stored if isinstance(stored, str) else pickle.loads(stored)
     value = compute()
-    try:
-        stored = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        logger.warning("page memo: %r cannot be remembered", key, exc_info=True)
-        return value
+    if isinstance(value, str):  # rendered fragments: immutable, shared as they are
+        stored = value
+    else:
+        try:
+            stored = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            logger.warning("page memo: %r cannot be remembered", key, exc_info=True)
+            return value
     _memo.put(generation, key, stored)
     return value
 
