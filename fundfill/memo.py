@@ -105,20 +105,6 @@ def remember(request, key, compute):
     return value
 
 
-def public(pages, request):
-    """`pages.public()`, with the list of restricted subtrees remembered (one query a publish, not a render)."""
-    from django.db.models import Q
-    from wagtail.models import PageViewRestriction
-
-    def restricted_paths():
-        return sorted({r.page.path for r in PageViewRestriction.objects.select_related("page")})
-
-    q = Q()
-    for path in remember(request, ("restricted-paths",), restricted_paths):
-        q |= Q(path__startswith=path)
-    return pages.exclude(q) if q else pages
-
-
 def forget():
     """Drop everything this process remembers (a change here, or a new test)."""
     _memo.forget()

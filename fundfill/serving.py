@@ -15,6 +15,7 @@ them) ahead of template work, so these cut queries without changing what is serv
 - `serve` (Wagtail's view, under the same URL name): the Site, the route, the page's view
   restrictions and the site's root paths are remembered per process until the next
   publish (`fundfill.memo`), so a render after the first costs none of those queries.
+- `public_pages`: Wagtail's `public()` for listings, its restricted subtrees remembered too.
 
 tests/fundfill/test_serving.py checks every route against Wagtail's own walk.
 """
@@ -51,6 +52,18 @@ def _route(request, path):
         page.without_live_relations()
         page._remembered_restrictions = list(page.get_view_restrictions())
     return request._wagtail_site, route, Site.get_site_root_paths()
+
+
+def public_pages(pages, request):
+    """`pages.public()`, with the restricted subtrees remembered per publish (one query then, none a render)."""
+
+    def restricted_paths():
+        return sorted({r.page.path for r in PageViewRestriction.objects.select_related("page")})
+
+    q = Q()
+    for path in memo.remember(request, ("restricted-paths",), restricted_paths):
+        q |= Q(path__startswith=path)
+    return pages.exclude(q) if q else pages
 
 
 class FastServeMixin:

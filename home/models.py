@@ -12,7 +12,7 @@ from wagtail.models import Page, Site
 from bounties.models import FundPage, FundStatus
 from fundfill import memo
 from fundfill.seo import SocialMetaMixin, social_meta_for
-from fundfill.serving import FastRouteMixin
+from fundfill.serving import FastRouteMixin, public_pages
 
 
 class HomePage(FastRouteMixin, SocialMetaMixin, Page):
@@ -92,7 +92,7 @@ class HomePage(FastRouteMixin, SocialMetaMixin, Page):
 
     def open_funds(self, request=None):
         return (
-            memo.public(FundPage.objects.live(), request)
+            public_pages(FundPage.objects.live(), request)
             .filter(fund__status=FundStatus.OPEN)
             .select_related("fund", "image")
             .order_by("pledge_deadline")[:6]

@@ -16,7 +16,7 @@ from wagtail.search import index
 from bounties.blocks import BodyBlock
 from fundfill import memo
 from fundfill.seo import SocialMetaMixin, social_meta_for
-from fundfill.serving import FastServeMixin
+from fundfill.serving import FastServeMixin, public_pages
 
 from .funds import Fund, FundStatus
 
@@ -39,7 +39,7 @@ class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     def funds(self, request=None):
         return (
-            memo.public(FundPage.objects.live(), request)
+            public_pages(FundPage.objects.live(), request)
             .child_of(self)
             .select_related("fund", "image")
             .order_by("-first_published_at", "-pk")
@@ -187,7 +187,7 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
         return self.state.status == FundStatus.OPEN and timezone.now() < self.pledge_deadline
 
     def updates(self, request=None):
-        return memo.public(FundUpdatePage.objects.live(), request).child_of(self).order_by("-date", "-pk")
+        return public_pages(FundUpdatePage.objects.live(), request).child_of(self).order_by("-date", "-pk")
 
     def social_meta(self, request):
         """What a link to this fund previews as: its title, summary and image (also the homepage's when featured)."""

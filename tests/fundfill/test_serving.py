@@ -5,6 +5,7 @@ from django.http import Http404
 from django.test import RequestFactory
 from wagtail.models import Page, PageViewRestriction
 
+from fundfill.serving import public_pages
 from home.models import HomePage
 from tests.factories import FundUpdatePageFactory
 
@@ -72,3 +73,15 @@ def test_view_restrictions_like_wagtails(tree, restricted, django_assert_num_que
     expected = set(Page.get_view_restrictions(news).values_list("pk", flat=True))
     with django_assert_num_queries(1):
         assert set(news.get_view_restrictions().values_list("pk", flat=True)) == expected
+
+
+@pytest.mark.parametrize("restricted", [[], ["funds"], ["audit-truecrypt"], ["auditors-chosen", "feed-fund"]])
+def test_public_pages_like_wagtails_public(tree, restricted):
+    for slug in restricted:
+        PageViewRestriction.objects.create(
+            page=Page.objects.get(slug=slug), restriction_type=PageViewRestriction.PASSWORD, password="x"
+        )
+    live = Page.objects.live()
+    ours = set(public_pages(live, None).values_list("slug", flat=True))
+    assert ours == set(live.public().values_list("slug", flat=True))
+    assert not ours & set(restricted)
