@@ -252,6 +252,7 @@ class Target:
     users: int = 0
     drain_path: str = "/"  # a cheap path on the same server, used to wait out its backlog
     workers: int = 2
+    cookie: str = ""  # get mode (wrk only): a Cookie header, e.g. a signed-in session
 
 
 @dataclass
@@ -369,6 +370,7 @@ def _run_wrk(target, clients, seconds, threads, replay, run_id, out_file) -> Loa
         "BENCH_REPLAY": str(replay),
         "BENCH_RUN": run_id,
         "BENCH_OUT": out_file,
+        "BENCH_COOKIE": target.cookie,
     }
     wrk = shutil.which("wrk") or "/usr/bin/wrk"
     cmd = [

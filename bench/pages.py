@@ -214,6 +214,7 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
         if status != 200:
             raise RuntimeError(f"{server.name}: {FUND} answered {status}")
     fund_ids = fund_ids_from(cached.url)
+    cookie = signed_in_cookie(env, work, cached.url + FUND)
 
     def target(name, server, path):
         return Target(
@@ -228,6 +229,11 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
     targets += [target(f"{name}, cached", cached, path) for name, path in PAGES]
     targets += [target(f"{name}, uncached", uncached, path) for name, path in PAGES]
     targets += [target(f"{name}, cold", cold, path) for name, path in PAGES[:2]]
+    # A signed-in reader never gets a cached page: what the shipped server does for them.
+    for name, path in PAGES[:2]:
+        signed_in = target(f"{name}, signed in", cached, path)
+        signed_in.cookie = cookie
+        targets.append(signed_in)
     targets.append(target("live.json (figures of 3 funds)", cached, f"/funds/live.json?ids={fund_ids}"))
     purge_name = f"fund page, cached, purged {args.pledges_per_second:g}×/s"
     targets.append(target(purge_name, cached, FUND))
@@ -277,6 +283,31 @@ def save(results, load_before, load_after):
     ]
     out.write_text(json.dumps({"load_before": load_before, "load_after": load_after, "rows": rows}, indent=2))
     log(f"saved {out}")
+
+
+def signed_in_cookie(env: dict, work: Path, url: str) -> str:
+    """A demo backer's cookies, as their browser sends them: the session (`bench.site_tasks
+    session`) and the CSRF cookie the first signed-in page set."""
+    import subprocess
+    import urllib.request
+
+    proc = subprocess.run(
+        [str(BIN / "python"), "-m", "bench.site_tasks", "session", "--user", "ada"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"could not sign in a demo backer: {proc.stderr[-2000:]}")
+    cookie = proc.stdout.strip()
+    response = urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=10)
+    if b"Log out" not in response.read():
+        raise RuntimeError(f"{url} with the demo backer's session is not a signed-in page")
+    csrf = [
+        c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or [] if c.startswith("csrftoken=")
+    ]
+    return "; ".join([cookie, *csrf])
 
 
 def fund_ids_from(base_url: str) -> str:

@@ -2,6 +2,7 @@
 
     python -m bench.site_tasks seed --users 200 --balance-cents 1000000 --out seed.json
     python -m bench.site_tasks verify --seed seed.json --load run1.txt [--load run2.txt ...] [--out v.json]
+    python -m bench.site_tasks session --user ada      # prints a signed-in session's cookie
 
 `seed` builds the demo site (`load_demo`), creates backers with API tokens and funds
 every wallet through the real deposit path (the local gateway emits a signed event
@@ -159,6 +160,18 @@ def verify(seed_path: str, load_paths: list[str]) -> dict:
     }
 
 
+def session(username: str):
+    """A signed-in session for a demo backer, as the login view would make it: `name=value`."""
+    _django()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    print(f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,8 +186,12 @@ def main(argv=None):
     p.add_argument("--seed", required=True)
     p.add_argument("--load", action="append", default=[])
     p.add_argument("--out", help="write the JSON here (default: stdout)")
+    p = sub.add_parser("session")
+    p.add_argument("--user", default="ada")
     args = parser.parse_args(argv)
-    if args.command == "seed":
+    if args.command == "session":
+        session(args.user)
+    elif args.command == "seed":
         seed(args.users, args.balance_cents, args.out, args.fund)
     else:
         result = json.dumps(verify(args.seed, args.load))

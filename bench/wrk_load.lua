@@ -8,6 +8,7 @@
 -- BENCH_REPLAY  share of requests that resend an earlier key of the same thread (default 0.1)
 -- BENCH_RUN     prefix that makes this run's keys unique
 -- BENCH_OUT     where done() writes the results
+-- BENCH_COOKIE  get mode: a Cookie header to send (a signed-in reader's session)
 --
 -- Every new request gets a fresh Idempotency-Key "<run>-<thread>-<n>"; a replay resends an
 -- earlier request of the same thread byte for byte (same user, key and amount).
@@ -16,6 +17,7 @@ local mode = os.getenv("BENCH_MODE") or "get"
 local replay_share = tonumber(os.getenv("BENCH_REPLAY") or "0.1")
 local run_id = os.getenv("BENCH_RUN") or "run"
 local out_path = os.getenv("BENCH_OUT") or "/dev/stdout"
+local cookie = os.getenv("BENCH_COOKIE") or ""
 
 local threads = {}
 local thread_count = 0
@@ -61,6 +63,7 @@ end
 
 function request()
    if mode == "get" then
+      if #cookie > 0 then return wrk.format("GET", nil, {["Cookie"] = cookie}) end
       return wrk.format("GET")
    end
    if #history > 0 and math.random() < replay_share then

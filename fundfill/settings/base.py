@@ -163,6 +163,9 @@ if REDIS_URL:
             "KEY_PREFIX": "fundfill",
         }
     }
+    # A signed-in page view reads its session from Redis, not PostgreSQL (written through to both).
+    # Only with a shared cache: a per-process one would keep a signed-out session alive elsewhere.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

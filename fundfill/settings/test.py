@@ -35,6 +35,7 @@ if REDIS_URL:
             "KEY_PREFIX": f"fundfill-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
         }
     }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # as base.py with REDIS_URL
 # Off by default: most tests build pages and read them back inside one transaction, where no
 # purge can run. The page-cache tests switch it on (tests/fundfill/test_pagecache.py).
 PAGE_CACHE = False
