@@ -11,6 +11,8 @@ starts over when the generation moves: the same rule, and the same freshness, as
 page cache. Money (a fund's pledged total, backers, status) is never remembered here:
 templates read it on every render.
 
+It needs a shared cache (Redis, or the database) for the generation, so it is off with
+local memory (`make run`'s default) and in any process whose cache is not shared.
 Only requests stamped by `fundfill.serving.serve` (live pages, GET or HEAD) use it:
 previews, the admin and forms never do. Values are stored pickled and unpickled for each
 request, so no two requests share a model instance that Wagtail or a template may cache
@@ -23,6 +25,8 @@ import threading
 from collections import OrderedDict
 
 from django.conf import settings
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 
 logger = logging.getLogger("fundfill.memo")
 
@@ -72,10 +76,12 @@ def stamp(request):
     A render that races a publish is then stored under the old generation and never used
     again. When the cache cannot be read the request simply renders without the memo.
     """
-    if not settings.PAGE_MEMO:
-        return
-    from fundfill.pagecache import request_generation
+    from fundfill.pagecache import page_cache, request_generation
 
+    if not settings.PAGE_MEMO or isinstance(page_cache(), (LocMemCache, DummyCache)):
+        # A per-process cache holds a per-process generation: another process's publish
+        # (the worker's scheduled publishing) would never reach this one's memo.
+        return
     try:
         shared = request_generation()
     except Exception:

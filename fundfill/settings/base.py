@@ -180,6 +180,7 @@ PAGE_CACHE_LOCAL_SECONDS = float(os.environ.get("PAGE_CACHE_LOCAL_SECONDS", "0.1
 PAGE_CACHE_ALIAS = "default"
 # Serving a live page remembers its route, restrictions, notice and link-preview tags per
 # process until the generation moves (fundfill/memo.py); off renders each from the database.
+# Only with a shared cache (Redis): with local memory each process has its own generation.
 PAGE_MEMO = env_bool("PAGE_MEMO", True)
 PAGE_CACHE_VIEWS = ("wagtail_serve", "search")  # URL names whose anonymous responses are cached
 PAGE_CACHE_QUERY_PARAMS = ("page", "status", "q")  # the only parameters those views read

@@ -202,3 +202,16 @@ def test_the_memo_can_be_switched_off(site, settings, django_assert_max_num_quer
     with django_assert_max_num_queries(20) as queries:
         html(FUND)
     assert len(queries.captured_queries) > 5
+
+
+def test_a_per_process_cache_leaves_the_memo_off(site, settings, django_assert_max_num_queries):
+    """With local memory (`make run`), a publish by the worker would never reach the web process."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    settings.PAGE_CACHE_ALIAS = "local"
+    html(FUND)
+    with django_assert_max_num_queries(20) as queries:
+        html(FUND)
+    assert len(queries.captured_queries) > 5
