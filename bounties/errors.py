@@ -80,3 +80,21 @@ class TryAgainLater(BountiesError):
     code = "try_again"
     status = 503
     default_message = "We are very busy right now; please try again in a moment."
+
+
+class ConnectionLost(TryAgainLater):
+    """The database connection dropped and every retry on a new one failed too.
+
+    If it dropped while committing, the action may have gone through: we cannot say that
+    no money moved, only that sending the same request again can never move it twice.
+    """
+
+    default_message = (
+        "We lost contact with our database before we could confirm this, so it may or may not have "
+        "gone through. Sending the same request again is safe: it shows the result and can never "
+        "move money twice."
+    )
+
+    @property
+    def user_message(self):
+        return self.message

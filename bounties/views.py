@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bounties.errors import (
     BountiesError,
+    ConnectionLost,
     IdempotencyMismatch,
     InsufficientFunds,
     InvalidAmount,
@@ -217,6 +218,9 @@ def pledge_create_view(request, fund_id):
             f"Your wallet holds {money(balance)}; this pledge needs {money(shortfall)} more. No money moved.",
         )
         context.update(balance_cents=balance, shortfall_cents=shortfall)
+        status = error.status
+    except ConnectionLost as error:
+        form.add_error(None, error.user_message)  # it says that sending the form again is safe
         status = error.status
     except TryAgainLater as error:
         form.add_error(None, f"{error.user_message} Sending this form again is safe: it cannot pledge twice.")

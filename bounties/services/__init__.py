@@ -5,19 +5,27 @@ inside another unit of work raises at once), retried a few times when the
 database reports a serialisation failure, deadlock or lock timeout — safe,
 because the whole transaction rolled back and idempotency keys make a replay
 harmless — and then refused with TryAgainLater (no money moved).
+
+A dropped connection (a database restart or failover, `pg_terminate_backend`) is
+retried on a new connection the same way. If it dropped during COMMIT the attempt
+may have committed: the retry's idempotency key then finds it instead of moving the
+money again. When every attempt loses the connection the answer is ConnectionLost,
+which says only what is certain: sending the request again is safe.
 """
 
 import functools
 import random
 import time
 
-from django.db import OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
-from bounties.errors import TryAgainLater
+from bounties.errors import ConnectionLost, TryAgainLater
 
 RETRIES = 3
 # SQLSTATEs worth retrying: serialization_failure, deadlock_detected, lock_not_available.
 RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+# The server ended the session: admin_shutdown, crash_shutdown, cannot_connect_now (and class 08).
+CONNECTION_LOST_SQLSTATES = {"57P01", "57P02", "57P03"}
 
 
 def _retryable(exc):
@@ -28,6 +36,12 @@ def _retryable(exc):
     return "database is locked" in str(exc)  # SQLite under contention
 
 
+def _connection_lost(exc):
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    # Django drops a connection it could not roll back on (transaction.Atomic.__exit__).
+    return sqlstate in CONNECTION_LOST_SQLSTATES or sqlstate.startswith("08") or connection.connection is None
+
+
 def money_operation(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -35,11 +49,14 @@ def money_operation(func):
             try:
                 with transaction.atomic(durable=True):
                     return func(*args, **kwargs)
-            except OperationalError as exc:
-                if not _retryable(exc):
+            except (OperationalError, InterfaceError) as exc:
+                lost = _connection_lost(exc)
+                if not lost and not _retryable(exc):
                     raise
+                if lost:
+                    connection.close()  # the next attempt opens a new one
                 if attempt == RETRIES:
-                    raise TryAgainLater() from exc
+                    raise (ConnectionLost() if lost else TryAgainLater()) from exc
                 time.sleep(random.uniform(0.005, 0.05) * (2**attempt))
 
     wrapper.money_operation = True

@@ -1,14 +1,20 @@
-"""Injected failures (RELIABILITY T16-style rollback, T18) and pending card pledges.
+"""Injected failures (RELIABILITY T16: rollback and dropped connections; T18) and pending card pledges.
 
 A failure anywhere inside a money operation must roll back every row it wrote:
 the debit, the pledge, the fund totals and the outbox rows staged for it.
 """
 
 import collections
+import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 import bounties.services.announcing
 import bounties.services.deposits
@@ -286,3 +292,110 @@ def test_card_pledge_deposit_racing_the_sweep_completes_once(make_fund):
     assert Transfer.objects.filter(kind=TransferKind.PLEDGE).count() == 1
     assert wallet_for(ivan).balance == 0 and Fund.objects.get(pk=fund.pk).pledged_cents == 5_000
     assert ledger_violations() == []
+
+
+# --- T16: the database connection drops mid-pledge --------------------------------------------------
+
+
+def drop_my_connection():
+    """What a database restart or failover does to this request: PostgreSQL ends its session."""
+    pid = connection.connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def dropped_mid_pledge(monkeypatch):
+    """Pledge.save ends the session first (the wallet is already debited), `times` times."""
+    original = Pledge.save
+    drops = {"left": 0, "done": 0}
+
+    def save(self, *args, **kwargs):
+        if drops["left"]:
+            drops["left"] -= 1
+            drops["done"] += 1
+            drop_my_connection()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pledge, "save", save)
+    return drops
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dropped_connection_is_retried_on_a_new_one_and_pledges_once(fund, dropped_mid_pledge):
+    frank = UserFactory(username="frank")
+    top_up(frank, 10_000)
+    before = books(fund)
+    dropped_mid_pledge["left"] = 1
+
+    outcome = pledge_create(user=frank, fund_id=fund.pk, amount_cents=2_500, key="k")
+
+    assert dropped_mid_pledge["done"] == 1 and not outcome.replayed
+    assert wallet_for(frank).balance == 7_500
+    assert books(fund)["pledges"] == before["pledges"] + 1
+    assert Transfer.objects.filter(kind=TransferKind.PLEDGE).count() == 1
+    assert ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_every_attempt_loses_the_connection_the_api_answers_503_and_a_retry_pledges_once(
+    fund, dropped_mid_pledge
+):
+    frank = UserFactory(username="frank")
+    top_up(frank, 10_000)
+    before = books(fund)
+    token, _ = Token.objects.get_or_create(user=frank)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    def post():
+        return client.post(
+            f"/api/v1/funds/{fund.pk}/pledges/",
+            {"amount_cents": 2_500},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="k",
+        )
+
+    dropped_mid_pledge["left"] = 100
+    response = post()
+    assert response.status_code == 503 and response["Retry-After"]
+    error = response.json()["error"]
+    assert error["code"] == "try_again"
+    assert "may or may not have gone through" in error["message"]
+    assert "Sending the same request again is safe" in error["message"]
+    assert dropped_mid_pledge["done"] == 4  # the first try and three retries, each on a new connection
+    assert books(fund) == before and ledger_violations() == []
+
+    dropped_mid_pledge["left"] = 0  # the database is back
+    assert post().status_code == 201
+    replay = post()
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert wallet_for(frank).balance == 7_500
+    assert Transfer.objects.filter(kind=TransferKind.PLEDGE).count() == 1
+    assert ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pledge_form_says_the_money_may_have_moved_and_keeps_its_key(fund, dropped_mid_pledge):
+    frank = UserFactory(username="frank")
+    top_up(frank, 10_000)
+    client = Client()
+    client.force_login(frank)
+    url = reverse("pledge_create", args=[fund.pk])
+    key = re.search(r'name="key" value="([0-9a-f-]{36})"', client.get(url).content.decode()).group(1)
+
+    dropped_mid_pledge["left"] = 100
+    response = client.post(url, {"amount": "25", "key": key})
+    html = response.content.decode()
+    assert response.status_code == 503 and response["Retry-After"]
+    assert "may or may not have gone through" in html and "No money moved" not in html
+    assert f'name="key" value="{key}"' in html  # sending it again is the same pledge
+
+    dropped_mid_pledge["left"] = 0
+    assert client.post(url, {"amount": "25", "key": key}).status_code == 302
+    assert client.post(url, {"amount": "25", "key": key}).status_code == 302  # the receipt again
+    assert wallet_for(frank).balance == 7_500 and ledger_violations() == []
