@@ -16,7 +16,7 @@ from django.test import Client
 
 from fundfill import memo
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db  # load_demo's money operations run inside the test transaction
 
 # Not pages a reader browses: the admin, files, the API, and what only works by POST.
 SKIP = (
