@@ -70,24 +70,26 @@ class _Memo:
 _memo = _Memo()
 
 
-def stamp(request):
+def stamp(request) -> bool:
     """Let this request use the memo: read the generation once, before anything is rendered.
 
     A render that races a publish is then stored under the old generation and never used
     again. When the cache cannot be read the request simply renders without the memo.
+    Returns whether the request may use it.
     """
     from fundfill.pagecache import page_cache, request_generation
 
     if not settings.PAGE_MEMO or isinstance(page_cache(), (LocMemCache, DummyCache)):
         # A per-process cache holds a per-process generation: another process's publish
         # (the worker's scheduled publishing) would never reach this one's memo.
-        return
+        return False
     try:
         shared = request_generation()
     except Exception:
         logger.warning("page memo: generation unavailable; rendering without it", exc_info=True)
-        return
+        return False
     setattr(request, _ATTR, (shared, _memo.epoch))
+    return True
 
 
 def remember(request, key, compute):

@@ -33,8 +33,7 @@ def serve(request, path):
     """Wagtail's `serve`, with what routing found remembered for the generation (fundfill/memo.py)."""
     from wagtail import views as wagtail_views  # not at import time: models import this module
 
-    if request.method in ("GET", "HEAD"):
-        memo.stamp(request)
+    if request.method in ("GET", "HEAD") and memo.stamp(request):
         key = ("route", request._get_raw_host(), request.get_port(), path, translation.get_language())
         found = memo.remember(request, key, lambda: _route(request, path))
         if found is not None:
