@@ -16,6 +16,7 @@ them) ahead of template work, so these cut queries without changing what is serv
   restrictions and the site's root paths are remembered per process until the next
   publish (`fundfill.memo`), so a render after the first costs none of those queries.
 - `public_pages`: Wagtail's `public()` for listings, its restricted subtrees remembered too.
+- `remember_site`: the same for views outside `serve` (search).
 
 tests/fundfill/test_serving.py checks every route against Wagtail's own walk.
 """
@@ -40,6 +41,16 @@ def serve(request, path):
             request._wagtail_site, request._wagtail_route_for_request, root_paths = found
             request._wagtail_cached_site_root_paths = root_paths
     return wagtail_views.serve(request, path)
+
+
+def remember_site(request):
+    """For views outside `serve` (search): the request's Site and root paths, remembered the same way."""
+    if memo.stamp(request):
+        key = ("site", request._get_raw_host(), request.get_port())
+        found = memo.remember(
+            request, key, lambda: (Site.find_for_request(request), Site.get_site_root_paths())
+        )
+        request._wagtail_site, request._wagtail_cached_site_root_paths = found
 
 
 def _route(request, path):

@@ -5,14 +5,17 @@ from django.template.response import TemplateResponse
 from wagtail.models import Page
 
 from bounties.models import FundPage, FundUpdatePage
+from fundfill.serving import public_pages, remember_site
 
 RESULTS_PER_PAGE = 10
 
 
 def search(request):
+    remember_site(request)  # and with it the notice and the restricted subtrees (fundfill/memo.py)
     query = request.GET.get("q", "").strip()[:200]
     if query:
-        results = Page.objects.live().public().type(FundPage, FundUpdatePage).specific().search(query)
+        pages = public_pages(Page.objects.live(), request)
+        results = pages.type(FundPage, FundUpdatePage).specific().search(query)
     else:
         results = Page.objects.none()
     paginator = Paginator(results, RESULTS_PER_PAGE)

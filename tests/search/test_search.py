@@ -4,6 +4,7 @@ import re
 from datetime import date
 
 import pytest
+from wagtail.models import PageViewRestriction
 from wagtail.rich_text import RichText
 
 from tests.factories import FundUpdatePageFactory
@@ -58,6 +59,15 @@ def test_search_leaves_out_unpublished_pages(client, funds):
     )
 
     assert result_titles(client.get("/search/", {"q": "bootloader"})) == ["Audit TrueCrypt"]
+
+
+def test_search_leaves_out_private_pages_from_the_moment_they_are_restricted(
+    client, funds, django_capture_on_commit_callbacks
+):
+    assert result_titles(client.get("/search/", {"q": "bootloader"})) == ["Audit TrueCrypt"]
+    with django_capture_on_commit_callbacks(execute=True):
+        PageViewRestriction.objects.create(page=funds, restriction_type=PageViewRestriction.LOGIN)
+    assert result_titles(client.get("/search/", {"q": "bootloader"})) == []
 
 
 @pytest.mark.parametrize("query", ["", "   "])
