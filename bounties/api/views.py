@@ -25,16 +25,42 @@ from bounties.api.errors import (
     InvalidIdempotencyKey,
 )
 from bounties.errors import CardDeclined
-from bounties.models import FundPage, Pledge
+from bounties.models import DepositStatus, FundPage, Pledge
 from bounties.payments import checkout_start
 from bounties.payments.local_gateway import LocalGateway
-from bounties.services.deposits import deposit_create
+from bounties.services.deposits import deposit_create, deposit_create_once
 from bounties.services.ledger import payout_for, wallet_for
 from bounties.services.pledging import pledge_create, pledge_withdraw
 
 # The pledge's ledger transfer is keyed `pledge:{user id}:{key}` in a 200-character column,
 # so the client's part must leave room for the prefix.
 IDEMPOTENCY_KEY_MAX_LENGTH = 150
+
+
+def _idempotency_key(request, *, required: bool) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        if required:
+            raise IdempotencyKeyRequired()
+        return None
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise InvalidIdempotencyKey(
+            f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
+        )
+    return key
+
+
+def _idempotency_parameter(*, required: bool, description: str):
+    return OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=required,
+        description=description,
+    )
+
+
+REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 def _error(description, *codes):
@@ -126,6 +152,11 @@ class DepositCreateView(APIView):
 
     Stripe: 201 with status `pending` and a `checkout_url` to send the payer to;
     the wallet is credited when Stripe's webhook reports the payment.
+
+    With an `Idempotency-Key` (recommended), a retry of the same deposit answers from
+    the first one — credited (201, header `Idempotent-Replayed: true`), declined (402),
+    or the same Stripe checkout — and never charges or opens a payment twice; the same
+    key with another amount → 422 `idempotency_mismatch`.
     """
 
     parser_classes = [JSONParser]
@@ -133,24 +164,53 @@ class DepositCreateView(APIView):
     @extend_schema(
         operation_id="deposit_create",
         request=s.DepositRequestSerializer,
+        parameters=[
+            _idempotency_parameter(
+                required=False,
+                description="A unique string per deposit attempt (e.g. a UUID); resend it on retry.",
+            )
+        ],
         responses={
             201: s.DepositSerializer,
-            400: _error("Bad amount or card", "invalid_amount", "invalid_card", "invalid_json"),
+            400: _error(
+                "Bad amount, card or key",
+                "invalid_amount",
+                "invalid_card",
+                "invalid_json",
+                "invalid_idempotency_key",
+            ),
             401: NOT_AUTHENTICATED,
             402: _error(
                 "The card was declined; details.deposit_id names the declined deposit", "card_declined"
             ),
+            422: _error("The key was used for another deposit", "idempotency_mismatch"),
             502: _error("The payment provider did not answer", "gateway_unavailable"),
             503: TRY_AGAIN,
         },
     )
     def post(self, request):
+        key = _idempotency_key(request, required=False)
         serializer = s.DepositRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         gateway = settings.PAYMENT_GATEWAY
-        deposit = deposit_create(
-            user=request.user, amount_cents=serializer.validated_data["amount_cents"], gateway=gateway
-        )
+        amount_cents = serializer.validated_data["amount_cents"]
+        if key is None:
+            deposit, replayed = (
+                deposit_create(user=request.user, amount_cents=amount_cents, gateway=gateway),
+                False,
+            )
+        else:
+            deposit, replayed = deposit_create_once(
+                user=request.user, amount_cents=amount_cents, gateway=gateway, key=key
+            )
+        if replayed and deposit.status == DepositStatus.DECLINED:
+            raise CardDeclined(deposit.decline_reason or None, deposit_id=deposit.pk)
+        if replayed and deposit.status == DepositStatus.SUCCEEDED:
+            return Response(
+                s.DepositSerializer(deposit).data, status=status.HTTP_201_CREATED, headers=REPLAYED
+            )
+        # New, or a retry of one still waiting for its payment: both are safe to (re)start, since
+        # the checkout and the charge are keyed by the deposit and the credit happens once.
         if gateway == "stripe":
             # PaymentUnavailable (502) if Stripe does not answer: the deposit stays pending, nothing charged.
             checkout_start(
@@ -163,7 +223,11 @@ class DepositCreateView(APIView):
             except CardDeclined as exc:
                 raise CardDeclined(exc.message, deposit_id=deposit.pk) from exc
             deposit.refresh_from_db()
-        return Response(s.DepositSerializer(deposit).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.DepositSerializer(deposit).data,
+            status=status.HTTP_201_CREATED,
+            headers=REPLAYED if replayed else None,
+        )
 
 
 def _site_url(name, *, cancelled=False):
@@ -223,10 +287,7 @@ class FundPledgeCreateView(APIView):
         operation_id="fund_pledge_create",
         request=s.PledgeRequestSerializer,
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
+            _idempotency_parameter(
                 required=True,
                 description="A unique string per pledge attempt (e.g. a UUID); resend it on retry.",
             )
@@ -256,21 +317,16 @@ class FundPledgeCreateView(APIView):
     def post(self, request, pk):
         if not FundPage.objects.live().public().filter(pk=pk).exists():
             raise NotFound("No such fund.")
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            raise IdempotencyKeyRequired()
-        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-            raise InvalidIdempotencyKey(
-                f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
-            )
+        key = _idempotency_key(request, required=True)
         serializer = s.PledgeRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         outcome = pledge_create(
             user=request.user, fund_id=pk, amount_cents=serializer.validated_data["amount_cents"], key=key
         )
-        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
         return Response(
-            s.PledgeSerializer(outcome.pledge).data, status=status.HTTP_201_CREATED, headers=headers
+            s.PledgeSerializer(outcome.pledge).data,
+            status=status.HTTP_201_CREATED,
+            headers=REPLAYED if outcome.replayed else None,
         )
 
 

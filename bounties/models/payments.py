@@ -38,13 +38,17 @@ class Deposit(models.Model):
         related_name="deposits",
         help_text="A pledge paid partly by card: completed when this deposit lands.",
     )
+    # The API client's Idempotency-Key (per user) and what it was first used for.
+    key = models.CharField(max_length=150, null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="deposit_amount_positive")
+            models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="deposit_amount_positive"),
+            models.UniqueConstraint(fields=["user", "key"], name="deposit_key_unique_per_user"),
         ]
 
     def __str__(self):

@@ -9,8 +9,9 @@ import logging
 
 from django.db import IntegrityError, transaction
 
+from bounties.errors import IdempotencyMismatch
 from bounties.models import Deposit, DepositStatus, Pledge, PledgeStatus, TransferKind, WebhookEvent
-from bounties.money import check_amount
+from bounties.money import check_amount, fingerprint
 from bounties.services import money_operation
 from bounties.services.ledger import external_account, transfer_post, wallet_for
 from bounties.services.pledging import _lock_fund, complete_pending_pledge
@@ -21,9 +22,36 @@ MAX_DEPOSIT_CENTS = 1_000_000_00
 
 
 @money_operation
-def deposit_create(*, user, amount_cents: int, gateway: str) -> Deposit:
+def deposit_create(*, user, amount_cents: int, gateway: str, key: str | None = None, fp: str = "") -> Deposit:
     check_amount(amount_cents, maximum=MAX_DEPOSIT_CENTS)
-    return Deposit.objects.create(user=user, amount_cents=amount_cents, gateway=gateway)
+    return Deposit.objects.create(
+        user=user, amount_cents=amount_cents, gateway=gateway, key=key, fingerprint=fp
+    )
+
+
+def _deposit_replay(user, key, fp) -> Deposit | None:
+    found = Deposit.objects.filter(user=user, key=key).first()
+    if found is not None and found.fingerprint != fp:
+        raise IdempotencyMismatch("This Idempotency-Key was already used for another deposit.")
+    return found
+
+
+def deposit_create_once(*, user, amount_cents: int, gateway: str, key: str) -> tuple[Deposit, bool]:
+    """`deposit_create`, once per (user, key): a retry gets the first deposit back, with True.
+
+    The caller then answers from what became of it (credited, declined, or still waiting
+    for its payment) instead of opening a second payment for one intent.
+    """
+    check_amount(amount_cents, maximum=MAX_DEPOSIT_CENTS)
+    fp = fingerprint("deposit", user.pk, amount_cents, gateway)
+    if (found := _deposit_replay(user, key, fp)) is not None:
+        return found, True
+    try:
+        return deposit_create(user=user, amount_cents=amount_cents, gateway=gateway, key=key, fp=fp), False
+    except IntegrityError:  # the same key committed concurrently: answer with that deposit
+        if (found := _deposit_replay(user, key, fp)) is not None:
+            return found, True
+        raise
 
 
 def deposit_attach_checkout(deposit: Deposit, *, provider_id: str, checkout_url: str = ""):

@@ -297,6 +297,70 @@ def test_deposit_when_stripe_is_down_answers_502(user, settings, monkeypatch):
     assert_nothing_moved(before, user)
 
 
+def deposit(user, amount=2_500, card=SUCCESS_CARD, key="dep-1"):
+    return client_for(user).post(
+        "/api/v1/wallet/deposits/",
+        {"amount_cents": amount, "card": card},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def test_a_retried_deposit_credits_once_and_says_it_is_a_replay(user):
+    first, retry = deposit(user), deposit(user)
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first and retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert Deposit.objects.filter(user=user).count() == 1
+    assert wallet_for(user).balance == 2_500
+    assert ledger_violations() == []
+
+
+def test_a_retried_declined_deposit_is_declined_again_without_a_second_attempt(alice):
+    before = Books.read(alice)
+    first, retry = deposit(alice, card=DECLINE_CARD), deposit(alice, card=DECLINE_CARD)
+    assert assert_error(first, 402, "card_declined") == assert_error(retry, 402, "card_declined")
+    assert Deposit.objects.filter(user=alice, key="dep-1").count() == 1
+    assert_nothing_moved(before, alice)
+
+
+def test_a_deposit_key_reused_for_another_amount_is_refused(user):
+    deposit(user)
+    error = assert_error(deposit(user, amount=9_900), 422, "idempotency_mismatch")
+    assert "another deposit" in error["message"]
+    assert Deposit.objects.filter(user=user).count() == 1 and wallet_for(user).balance == 2_500
+
+
+def test_deposit_keys_belong_to_their_user(alice, bob):
+    assert (deposit(alice).status_code, deposit(bob).status_code) == (201, 201)
+    assert wallet_for(bob).balance == 5_000 + 2_500 and Deposit.objects.filter(key="dep-1").count() == 2
+
+
+def test_a_deposit_key_too_long_is_refused_before_anything(user):
+    assert_error(deposit(user, key="k" * 151), 400, "invalid_idempotency_key")
+    assert not Deposit.objects.filter(user=user).exists()
+
+
+def test_a_retried_stripe_deposit_reopens_the_same_checkout(user, settings, monkeypatch):
+    settings.PAYMENT_GATEWAY = "stripe"
+    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
+    keys = []
+
+    def create(**kwargs):  # Stripe answers a repeated Idempotency-Key with the first session
+        keys.append(kwargs["idempotency_key"])
+        return {"id": "cs_test_123", "url": "https://checkout.stripe.test/c/pay/cs_test_123"}
+
+    monkeypatch.setattr(stripe.checkout.Session, "create", create)
+    first = client_for(user).post(
+        "/api/v1/wallet/deposits/", {"amount_cents": 2_500}, format="json", HTTP_IDEMPOTENCY_KEY="dep-1"
+    )
+    retry = client_for(user).post(
+        "/api/v1/wallet/deposits/", {"amount_cents": 2_500}, format="json", HTTP_IDEMPOTENCY_KEY="dep-1"
+    )
+    assert retry.json() == first.json() and retry["Idempotent-Replayed"] == "true"
+    assert len(set(keys)) == 1 and Deposit.objects.filter(user=user).count() == 1
+
+
 # --- Funds -----------------------------------------------------------------------------------------
 
 

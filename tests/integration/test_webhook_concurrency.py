@@ -14,8 +14,9 @@ from django.test import Client
 
 import bounties.services.deposits
 from bounties.models import Deposit, DepositStatus, Transfer, TransferKind, WebhookEvent
+from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
 from bounties.payments.webhooks import receive
-from bounties.services.deposits import deposit_create
+from bounties.services.deposits import deposit_create, deposit_create_once
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
 from tests.integration import checkout_event, deliver, errors_of, failed_event, run_concurrently, sign
@@ -222,4 +223,23 @@ def test_http_endpoint_verifies_signature_without_csrf(erin, deposit):
     assert again.status_code == 200 and again.json()["replay"] is True
     assert wallet_cents(erin) == 2_500 and deposits_credited() == 1
     assert client.get(WEBHOOK_URL).status_code == 405  # POST only
+    assert ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_deposit_key_ten_times_at_once_makes_one_deposit_and_credits_once():
+    erin = UserFactory(username="erin")
+
+    def attempt():
+        found, replayed = deposit_create_once(user=erin, amount_cents=2_500, gateway="local", key="dep-1")
+        LocalGateway().pay(found, SUCCESS_CARD)  # what the API does for a new or still-pending deposit
+        return found.pk, replayed
+
+    results = run_concurrently([attempt for _ in range(10)])
+
+    assert errors_of(results) == []
+    assert len({pk for pk, _ in results}) == 1
+    assert sorted(replayed for _, replayed in results) == [False] + [True] * 9
+    assert Deposit.objects.filter(user=erin).count() == 1
+    assert wallet_cents(erin) == 2_500 and deposits_credited() == 1
     assert ledger_violations() == []
