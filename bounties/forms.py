@@ -31,19 +31,12 @@ class AmountField(forms.CharField):
             raise forms.ValidationError(error.user_message, code=error.code) from None
 
 
-class AddMoneyForm(forms.Form):
-    amount = AmountField(
-        label="Amount to add", maximum=MAX_DEPOSIT_CENTS, help_text="In dollars, like 50 or 12.50."
-    )
-
-
 EXPIRED = "This form has expired: reload the page and try again. No money moved."
 
 
-class PledgeForm(forms.Form):
-    """The pledge page's form. `key` is made once per page view, so a resubmit is a replay."""
+class OnceForm(forms.Form):
+    """A form that moves money once: `key` is made once per page view, so a resubmit is a replay."""
 
-    amount = AmountField(label="Amount to pledge", help_text="In dollars, like 25 or 25.50.")
     key = forms.UUIDField(
         widget=forms.HiddenInput,
         initial=uuid.uuid4,
@@ -56,6 +49,21 @@ class PledgeForm(forms.Form):
     def add_error(self, field, error):
         # A broken hidden key cannot be fixed by the user: say so at the top of the form.
         super().add_error(None if field == "key" else field, error)
+
+    def renew_key(self):
+        """After a refusal that spent the key: sending the form again is a new attempt, on purpose."""
+        self.data = self.data.copy()
+        self.data["key"] = str(uuid.uuid4())
+
+
+class AddMoneyForm(OnceForm):
+    amount = AmountField(
+        label="Amount to add", maximum=MAX_DEPOSIT_CENTS, help_text="In dollars, like 50 or 12.50."
+    )
+
+
+class PledgeForm(OnceForm):
+    amount = AmountField(label="Amount to pledge", help_text="In dollars, like 25 or 25.50.")
 
 
 class TestCardForm(forms.Form):

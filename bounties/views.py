@@ -6,8 +6,6 @@ moved (`BountiesError.user_message`), and each money POST redirects on success
 (post/redirect/get), so a reload cannot repeat it.
 """
 
-import uuid
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bounties.errors import (
     BountiesError,
+    CardDeclined,
     ConnectionLost,
     IdempotencyMismatch,
     InsufficientFunds,
@@ -40,7 +39,7 @@ from bounties.models import (
 )
 from bounties.payments import checkout_start
 from bounties.payments.local_gateway import LocalGateway
-from bounties.services.deposits import deposit_create
+from bounties.services.deposits import deposit_create_once
 from bounties.services.ledger import balance_of
 from bounties.services.pledging import pledge_create, pledge_create_with_card, pledge_withdraw
 from bounties.templatetags.fundfill_tags import money
@@ -94,17 +93,25 @@ def wallet_add(request):
         status = 400
         if form.is_valid():
             try:
-                deposit = deposit_create(
+                deposit, replayed = deposit_create_once(
                     user=request.user,
                     amount_cents=form.cleaned_data["amount"],
                     gateway=settings.PAYMENT_GATEWAY,
+                    key=form.cleaned_data["key"],
                 )
+                # A resubmitted form answers from its deposit: paid, declined, or the same checkout.
+                if replayed and deposit.status == DepositStatus.SUCCEEDED:
+                    return _after_payment(request, deposit, repeated=True)
+                if replayed and deposit.status == DepositStatus.DECLINED:
+                    raise CardDeclined(deposit.decline_reason or None)
                 return _open_checkout(
                     request, deposit, success_url=reverse("wallet"), cancel_url=reverse("wallet_add")
                 )
             except BountiesError as error:
                 _refuse(form, error)
                 status = error.status
+                if isinstance(error, (CardDeclined, IdempotencyMismatch)):
+                    form.renew_key()
     return render(request, "bounties/add_money.html", {"form": form}, status=status)
 
 
@@ -229,9 +236,7 @@ def pledge_create_view(request, fund_id):
         _refuse(form, error)
         status = error.status
         if isinstance(error, IdempotencyMismatch):
-            # The old key is spent on another pledge: a fresh one lets the backer go ahead on purpose.
-            form.data = form.data.copy()
-            form.data["key"] = str(uuid.uuid4())
+            form.renew_key()  # the old key is spent on another pledge
     response = render(request, "bounties/pledge_form.html", {**context, "form": form}, status=status)
     if status == 503:
         response["Retry-After"] = "5"

@@ -32,7 +32,7 @@ def deposit_create(*, user, amount_cents: int, gateway: str, key: str | None = N
 def _deposit_replay(user, key, fp) -> Deposit | None:
     found = Deposit.objects.filter(user=user, key=key).first()
     if found is not None and found.fingerprint != fp:
-        raise IdempotencyMismatch("This Idempotency-Key was already used for another deposit.")
+        raise IdempotencyMismatch("This request key was already used for a different deposit.")
     return found
 
 

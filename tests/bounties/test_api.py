@@ -327,7 +327,7 @@ def test_a_retried_declined_deposit_is_declined_again_without_a_second_attempt(a
 def test_a_deposit_key_reused_for_another_amount_is_refused(user):
     deposit(user)
     error = assert_error(deposit(user, amount=9_900), 422, "idempotency_mismatch")
-    assert "another deposit" in error["message"]
+    assert "different deposit" in error["message"]
     assert Deposit.objects.filter(user=user).count() == 1 and wallet_for(user).balance == 2_500
 
 

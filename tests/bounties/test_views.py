@@ -48,9 +48,14 @@ def backer(client, user):
 # --- Adding money ------------------------------------------------------------------------------
 
 
+def add_money(client, amount):
+    """Submit the add-money page's form as a browser does: with the key the page was served with."""
+    return client.post("/wallet/add/", {"amount": amount, "key": hidden_key(client.get("/wallet/add/"))})
+
+
 def test_add_money_with_the_test_card_credits_the_wallet_once(client, backer):
     # The amount form opens a deposit and sends the backer to the gateway's checkout.
-    response = client.post("/wallet/add/", {"amount": "50"})
+    response = add_money(client, "50")
     deposit = Deposit.objects.get(user=backer)
     assert deposit.amount_cents == 5_000
     redirects(response, f"/payments/local/checkout/{deposit.uuid}/")
@@ -74,7 +79,7 @@ def test_add_money_with_the_test_card_credits_the_wallet_once(client, backer):
 
 
 def test_declined_card_shows_its_reason_and_moves_nothing(client, backer):
-    client.post("/wallet/add/", {"amount": "20"})
+    add_money(client, "20")
     deposit = Deposit.objects.get(user=backer)
 
     response = client.post(f"/payments/local/checkout/{deposit.uuid}/", {"card": DECLINED_CARD})
@@ -97,7 +102,7 @@ def test_card_processor_down_says_nothing_was_charged(client, backer, settings, 
         raise stripe.APIConnectionError("connection refused")
 
     monkeypatch.setattr(stripe.checkout.Session, "create", unreachable)
-    response = client.post("/wallet/add/", {"amount": "20"})
+    response = add_money(client, "20")
     assert response.status_code == 502
     assertContains(response, "could not reach the card processor", status_code=502)
     assertContains(response, "No money moved.", status_code=502)
@@ -105,16 +110,54 @@ def test_card_processor_down_says_nothing_was_charged(client, backer, settings, 
 
 
 def test_unknown_card_number_is_a_form_error(client, backer):
-    client.post("/wallet/add/", {"amount": "20"})
+    add_money(client, "20")
     deposit = Deposit.objects.get(user=backer)
     response = client.post(f"/payments/local/checkout/{deposit.uuid}/", {"card": "1234"})
     assertContains(response, "Use test card 4242 4242 4242 4242", status_code=400)
     assert Deposit.objects.get(pk=deposit.pk).status == DepositStatus.PENDING
 
 
+def test_a_resubmitted_add_money_form_opens_the_same_checkout_and_never_charges_twice(client, backer):
+    key = hidden_key(client.get("/wallet/add/"))
+    first = client.post("/wallet/add/", {"amount": "50", "key": key})
+    again = client.post("/wallet/add/", {"amount": "50", "key": key})  # a double click
+    deposit = Deposit.objects.get(user=backer)
+    redirects(first, f"/payments/local/checkout/{deposit.uuid}/")
+    redirects(again, f"/payments/local/checkout/{deposit.uuid}/")
+
+    client.post(f"/payments/local/checkout/{deposit.uuid}/", {"card": SUCCESS_CARD})
+    # The back button and "submit" once more, after paying: the same deposit, already paid.
+    response = client.post("/wallet/add/", {"amount": "50", "key": key}, follow=True)
+    assertContains(response, "nothing was charged twice")
+    assert Deposit.objects.filter(user=backer).count() == 1 and wallet_for(backer).balance == 5_000
+
+    # The same page's key with another amount is refused, and the form gets a fresh key.
+    response = client.post("/wallet/add/", {"amount": "70", "key": key})
+    assertContains(response, "already used for a different deposit", status_code=422)
+    assert hidden_key(response) != key
+    assert Deposit.objects.filter(user=backer).count() == 1
+
+
+def test_a_form_resubmitted_after_a_decline_says_so_and_offers_a_fresh_attempt(client, backer):
+    key = hidden_key(client.get("/wallet/add/"))
+    client.post("/wallet/add/", {"amount": "20", "key": key})
+    deposit = Deposit.objects.get(user=backer)
+    client.post(f"/payments/local/checkout/{deposit.uuid}/", {"card": DECLINED_CARD})
+
+    response = client.post("/wallet/add/", {"amount": "20", "key": key})
+    assertContains(response, "Your card was declined", status_code=402)
+    fresh = hidden_key(response)
+    assert fresh != key
+    redirects(
+        client.post("/wallet/add/", {"amount": "20", "key": fresh}),
+        f"/payments/local/checkout/{Deposit.objects.latest('pk').uuid}/",
+    )
+    assert Deposit.objects.filter(user=backer).count() == 2
+
+
 @pytest.mark.parametrize("amount", ["abc", "-1", "1.005", "", "0.50"])
 def test_invalid_amounts_are_form_errors_and_write_nothing(client, backer, fund, amount):
-    response = client.post("/wallet/add/", {"amount": amount})
+    response = add_money(client, amount)
     assertContains(response, "No money moved.", status_code=400)
     assertContains(response, 'role="alert"', status_code=400)
 
