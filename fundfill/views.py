@@ -59,3 +59,9 @@ def server_error(request):
 
 def page_not_found(request, exception):
     return render(request, "404.html", status=404)
+
+
+def csrf_failure(request, reason=""):
+    """403 for a form sent without (or with a stale) CSRF token: in the site's look, saying what moved."""
+    logger.warning("CSRF refused path=%s reason=%s", request.path, reason)
+    return render(request, "403_csrf.html", status=403)

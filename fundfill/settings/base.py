@@ -77,6 +77,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "fundfill.urls"
+CSRF_FAILURE_VIEW = (
+    "fundfill.views.csrf_failure"  # a refused form says, in the site's look, that no money moved
+)
 
 TEMPLATES = [
     {

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -172,3 +173,17 @@ def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
     assert unknown.redirect_chain == known.redirect_chain
     assert "Check your email" in unknown.content.decode()
     assert mail.outbox == []
+
+
+def test_a_form_sent_without_its_csrf_token_is_refused_and_says_no_money_moved(fund, user):
+    from bounties.models import Pledge, Transfer
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    response = browser.post(f"/funds/{fund.pk}/pledge/", {"amount": "25", "key": str(uuid.uuid4())})
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "This form has expired" in html and "No money moved." in html
+    assert '<header class="site-header">' in html  # the site's own page, not Django's bare one
+    assert not Pledge.objects.exists() and not Transfer.objects.exists()
