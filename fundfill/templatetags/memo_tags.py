@@ -6,6 +6,11 @@ The fragment is keyed on its name, the values after it, and the request's scheme
 (fragments may hold absolute URLs). Outside a live page request (previews, forms, the admin)
 it renders every time. Never wrap anything that changes without a publish: a fund's figures
 or status, the time left, the signed-in user.
+
+Why not Wagtail's `{% wagtailpagecache %}`: it keys on the page's own `cache_key`, which does
+not change when something else the fragment shows is published (a news item under a fund, the
+featured fund on the homepage), and each fragment costs a cache round trip. This tag is keyed
+by the purge generation, which every such change moves, and lives in the process's memory.
 """
 
 from django import template
