@@ -98,3 +98,11 @@ class ConnectionLost(TryAgainLater):
     @property
     def user_message(self):
         return self.message
+
+
+class RateLimited(BountiesError):
+    """Too many pledges from one backer in a minute (RELIABILITY T25): refused before anything runs."""
+
+    code = "rate_limited"
+    status = 429
+    default_message = "You have sent a lot of pledges in the last minute; please wait a minute and try again."

@@ -24,6 +24,7 @@ from bounties.errors import (
     IdempotencyMismatch,
     InsufficientFunds,
     InvalidAmount,
+    RateLimited,
     TryAgainLater,
 )
 from bounties.forms import AddMoneyForm, PledgeForm, TestCardForm
@@ -39,6 +40,7 @@ from bounties.models import (
 )
 from bounties.payments import checkout_start
 from bounties.payments.local_gateway import LocalGateway
+from bounties.ratelimits import RETRY_AFTER_SECONDS, check_pledge_rate
 from bounties.services.deposits import deposit_create_once
 from bounties.services.ledger import balance_of
 from bounties.services.pledging import pledge_create, pledge_create_with_card, pledge_withdraw
@@ -195,6 +197,15 @@ def pledge_create_view(request, fund_id):
         return render(request, "bounties/pledge_form.html", {**context, "form": form})
 
     form = PledgeForm(request.POST)
+    try:
+        check_pledge_rate(request)
+    except RateLimited as error:
+        form.add_error(None, error.user_message)  # the form stays as it was, key and all
+        response = render(
+            request, "bounties/pledge_form.html", {**context, "form": form}, status=error.status
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if not form.is_valid():
         return render(request, "bounties/pledge_form.html", {**context, "form": form}, status=400)
     args = {

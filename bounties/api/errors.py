@@ -16,7 +16,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from bounties.errors import BountiesError, TryAgainLater
+from bounties import ratelimits
+from bounties.errors import BountiesError, RateLimited, TryAgainLater
 
 # Seconds a client should wait after a 503 `try_again` (the service already retried).
 RETRY_AFTER_SECONDS = 1
@@ -71,7 +72,11 @@ def error_response(status_code, code, message, details=None, headers=None) -> Re
 def exception_handler(exc, context):
     if isinstance(exc, BountiesError):
         set_rollback()
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if isinstance(exc, TryAgainLater) else None
+        headers = None
+        if isinstance(exc, TryAgainLater):
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        elif isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(ratelimits.RETRY_AFTER_SECONDS)}
         return error_response(exc.status, exc.code, exc.user_message, exc.details, headers)
 
     if isinstance(exc, Http404):

@@ -28,6 +28,7 @@ from bounties.errors import CardDeclined
 from bounties.models import DepositStatus, FundPage, Pledge
 from bounties.payments import checkout_start
 from bounties.payments.local_gateway import LocalGateway
+from bounties.ratelimits import check_pledge_rate
 from bounties.services.deposits import deposit_create, deposit_create_once
 from bounties.services.ledger import payout_for, wallet_for
 from bounties.services.pledging import pledge_create, pledge_withdraw
@@ -311,10 +312,12 @@ class FundPledgeCreateView(APIView):
             404: NOT_FOUND,
             409: _error("The fund is not taking pledges", "fund_not_open"),
             422: _error("The key was used for another pledge", "idempotency_mismatch"),
+            429: _error("Too many pledges in the last minute (header Retry-After)", "rate_limited"),
             503: TRY_AGAIN,
         },
     )
     def post(self, request, pk):
+        check_pledge_rate(request)
         if not FundPage.objects.live().public().filter(pk=pk).exists():
             raise NotFound("No such fund.")
         key = _idempotency_key(request, required=True)

@@ -181,6 +181,8 @@ PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "2"))
 # holds meanwhile): a publish shows at once on the process that ran it, within this on others.
 PAGE_CACHE_LOCAL_SECONDS = float(os.environ.get("PAGE_CACHE_LOCAL_SECONDS", "0.1"))
 PAGE_CACHE_ALIAS = "default"
+# Pledges a backer may send a minute, web and API together (bounties/ratelimits.py); empty: no limit.
+PLEDGE_RATE_LIMIT = os.environ.get("PLEDGE_RATE_LIMIT", "30/m")
 # Serving a live page remembers its route, restrictions, notice and link-preview tags per
 # process until the generation moves (fundfill/memo.py); off renders each from the database.
 # Only with a shared cache (Redis): with local memory each process has its own generation.

@@ -649,3 +649,29 @@ def test_schema_is_valid_openapi_listing_every_path():
 def test_schema_generates_without_warnings(tmp_path):
     # What CI runs: a warning means an endpoint is documented wrongly.
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+
+
+# --- Rate limit (RELIABILITY T25) -------------------------------------------------------------------
+
+
+def test_pledges_beyond_the_rate_limit_get_429_and_move_nothing(alice, fund, settings):
+    settings.PLEDGE_RATE_LIMIT = "3/m"
+    client = client_for(alice)
+    for n in range(3):
+        assert pledge(client, fund.pk, {"amount_cents": 100}, key=f"k{n}").status_code == 201
+    before = Books.read(alice)
+
+    response = pledge(client, fund.pk, {"amount_cents": 100}, key="k3")
+
+    error = assert_error(response, 429, "rate_limited")
+    assert "wait a minute" in error["message"] and "No money moved." in error["message"]
+    assert response["Retry-After"] == "60"
+    assert_nothing_moved(before, alice)
+    assert not Pledge.objects.filter(key="k3").exists()
+
+
+def test_the_rate_limit_counts_each_backer_apart(alice, bob, fund, settings):
+    settings.PLEDGE_RATE_LIMIT = "1/m"
+    assert pledge(client_for(alice), fund.pk, {"amount_cents": 100}, key="a").status_code == 201
+    assert pledge(client_for(bob), fund.pk, {"amount_cents": 100}, key="b").status_code == 201
+    assert_error(pledge(client_for(alice), fund.pk, {"amount_cents": 100}, key="a2"), 429, "rate_limited")

@@ -361,3 +361,20 @@ def test_other_users_pledges_and_deposits_are_404(client, backer, fund):
     assert Deposit.objects.get(pk=deposit.pk).status == DepositStatus.PENDING
     assert wallet_for(bob).balance == 2_500
     assert ledger_violations() == []
+
+
+def test_pledging_faster_than_the_limit_says_wait_and_keeps_the_form(client, backer, fund, settings):
+    settings.PLEDGE_RATE_LIMIT = "2/m"
+    top_up(backer, 10_000)
+    for _ in range(2):
+        key = hidden_key(client.get(pledge_url(fund)))
+        assert client.post(pledge_url(fund), {"amount": "5", "key": key}).status_code == 302
+    key = hidden_key(client.get(pledge_url(fund)))
+
+    response = client.post(pledge_url(fund), {"amount": "5", "key": key})
+
+    assertContains(response, "wait a minute", status_code=429)
+    assertContains(response, "No money moved.", status_code=429)
+    assert response["Retry-After"] == "60"
+    assert hidden_key(response) == key  # sending it later is still this one pledge
+    assert Pledge.objects.filter(user=backer).count() == 2

@@ -1,0 +1,19 @@
+"""Per-backer limits on pledging (RELIABILITY T25), counted in the shared cache by django-ratelimit.
+
+One counter for the pledge page and the API, so a script cannot get around it by switching
+channels. A replay counts too: the limit is far above what a person pledges in a minute.
+"""
+
+from django.conf import settings
+from django_ratelimit.core import is_ratelimited
+
+from bounties.errors import RateLimited
+
+RETRY_AFTER_SECONDS = 60
+
+
+def check_pledge_rate(request):
+    """Raise RateLimited when this backer's pledges in the last minute are over `PLEDGE_RATE_LIMIT`."""
+    rate = settings.PLEDGE_RATE_LIMIT
+    if rate and is_ratelimited(request, group="pledge", key="user", rate=rate, method="POST", increment=True):
+        raise RateLimited()
