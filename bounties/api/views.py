@@ -111,12 +111,14 @@ class TokenCreateView(APIView):
         responses={
             200: s.TokenSerializer,
             400: _error("Missing fields or wrong credentials", "invalid_request", "invalid_credentials"),
+            429: _error("Too many wrong passwords from here: locked for a while (Retry-After)", "locked_out"),
         },
     )
     def post(self, request):
         serializer = s.TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request, **serializer.validated_data)
+        # Django's request, so django-axes counts a wrong password and answers a lockout (settings).
+        user = authenticate(request._request, **serializer.validated_data)
         if user is None:
             raise InvalidCredentials()
         token, _ = Token.objects.get_or_create(user=user)

@@ -187,3 +187,71 @@ def test_a_form_sent_without_its_csrf_token_is_refused_and_says_no_money_moved(f
     assert "This form has expired" in html and "No money moved." in html
     assert '<header class="site-header">' in html  # the site's own page, not Django's bare one
     assert not Pledge.objects.exists() and not Transfer.objects.exists()
+
+
+# --- Repeated wrong passwords (django-axes, RELIABILITY T25) -------------------------------------
+
+
+def test_five_wrong_passwords_lock_the_login_from_there_and_say_so(user):
+    browser = Client()
+    for _ in range(4):
+        response = browser.post("/accounts/login/", {"username": user.username, "password": "wrong"})
+        assert response.status_code == 200 and "Please enter a correct username and password" in (
+            response.content.decode()
+        )
+    locked = browser.post("/accounts/login/", {"username": user.username, "password": "wrong"})
+    assert locked.status_code == 429 and int(locked["Retry-After"]) == 15 * 60
+    assert "Too many wrong passwords" in locked.content.decode()
+    # Now even the right password is refused from here, until the cool-off passes.
+    again = browser.post("/accounts/login/", {"username": user.username, "password": "correct horse battery"})
+    assert again.status_code == 429 and "_auth_user_id" not in browser.session
+
+
+def test_the_lockout_is_for_one_username_from_one_address(user):
+    get_user_model().objects.create_user("bea", "bea@fundfill.example", "another-secret-1")
+    for _ in range(5):
+        Client().post("/accounts/login/", {"username": user.username, "password": "wrong"})
+    assert (
+        Client().post("/accounts/login/", {"username": "bea", "password": "another-secret-1"}).status_code
+        == 302
+    )
+    elsewhere = Client(REMOTE_ADDR="203.0.113.9")
+    response = elsewhere.post(
+        "/accounts/login/", {"username": user.username, "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
+
+
+def test_the_api_token_endpoint_locks_out_with_the_apis_error_shape(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    for _ in range(4):
+        response = client.post(
+            "/api/v1/auth/token/", {"username": user.username, "password": "wrong"}, format="json"
+        )
+        assert response.status_code == 400
+    response = client.post(
+        "/api/v1/auth/token/", {"username": user.username, "password": "wrong"}, format="json"
+    )
+    assert response.status_code == 429 and response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "locked_out" and response["Retry-After"]
+
+
+def test_behind_a_trusted_proxy_the_lockout_follows_the_forwarded_address(user, settings):
+    settings.TRUSTED_PROXY_HOPS = 1
+    via = {"REMOTE_ADDR": "10.0.0.1"}  # every request comes through the same balancer
+    for _ in range(5):
+        Client(**via, HTTP_X_FORWARDED_FOR="198.51.100.7").post(
+            "/accounts/login/", {"username": user.username, "password": "wrong"}
+        )
+    assert (
+        Client(**via, HTTP_X_FORWARDED_FOR="198.51.100.7")
+        .post("/accounts/login/", {"username": user.username, "password": "correct horse battery"})
+        .status_code
+        == 429
+    )
+    # The backer, from their own address through the same balancer, still gets in.
+    own = Client(**via, HTTP_X_FORWARDED_FOR="192.0.2.44")
+    response = own.post("/accounts/login/", {"username": user.username, "password": "correct horse battery"})
+    assert response.status_code == 302

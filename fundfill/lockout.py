@@ -1,0 +1,40 @@
+"""django-axes hooks: who a login attempt comes from, and what a locked-out client is told."""
+
+from django.conf import settings
+from django.shortcuts import render
+from rest_framework.renderers import JSONRenderer
+
+
+def client_ip(request):
+    """REMOTE_ADDR, or behind `TRUSTED_PROXY_HOPS` proxies, the address the outermost one saw.
+
+    Behind a load balancer every request comes from the balancer: without this, a lockout
+    for one username "from one address" would be a lockout from everywhere.
+    """
+    hops = settings.TRUSTED_PROXY_HOPS
+    forwarded = [
+        part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
+    ]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR")
+
+
+def locked_out(request, response=None, credentials=None):
+    """After too many wrong passwords: the API's error shape under /api/, else a page (429 both)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    if request.path.startswith("/api/"):
+        from bounties.api.errors import error_response
+
+        message = (
+            f"Too many wrong passwords: logging in to this account from here is locked for {minutes} minutes."
+        )
+        locked = error_response(429, "locked_out", message)
+        locked.accepted_renderer = JSONRenderer()
+        locked.accepted_media_type = "application/json"
+        locked.renderer_context = {}
+        locked.render()
+    else:
+        locked = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+    locked["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return locked
