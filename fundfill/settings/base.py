@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_q",
     "axes",
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -76,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Content Security Policy, report-only for now (settings below).
+    "csp.middleware.CSPMiddleware",
     # Last: turns a refused login into the lockout answer (fundfill.lockout).
     "axes.middleware.AxesMiddleware",
 ]
@@ -94,6 +97,24 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "fundfill.lockout.locked_out"
 AXES_CLIENT_IP_CALLABLE = "fundfill.lockout.client_ip"
 AXES_VERBOSE = False
+# Content Security Policy (django-csp), report-only first: browsers report what it would block
+# (in their console) without blocking it, until the site is known to keep to it. Scripts only from
+# the site; inline styles stay allowed (progress bars set their width). The Wagtail admin, which
+# relies on inline scripts, is left out.
+CONTENT_SECURITY_POLICY_REPORT_ONLY = {
+    "EXCLUDE_URL_PREFIXES": ["/admin/", "/django-admin/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'self'"],
+        # The add-money form redirects to Stripe's checkout.
+        "form-action": ["'self'", "https://checkout.stripe.com"],
+    },
+}
 # Proxies in front that append to X-Forwarded-For (a platform's router: 1); 0 trusts REMOTE_ADDR.
 TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 

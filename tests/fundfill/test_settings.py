@@ -174,3 +174,16 @@ def test_embedded_default_migrates_loads_the_demo_and_serves(tmp_path):
         log.close()
 
     assert statuses == dict.fromkeys(statuses, 200), (tmp_path / "runserver.log").read_text()
+
+
+def test_pages_carry_a_report_only_content_security_policy(fund, client):
+    response = client.get("/funds/audit-truecrypt/")
+    policy = response["Content-Security-Policy-Report-Only"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["default-src"] == "'self'" and directives["script-src"] == "'self'"
+    assert directives["object-src"] == "'none'" and "https://checkout.stripe.com" in directives["form-action"]
+    assert "Content-Security-Policy" not in response  # nothing is blocked yet
+
+
+def test_the_wagtail_admin_is_left_out_of_the_policy(admin_client):
+    assert "Content-Security-Policy-Report-Only" not in admin_client.get("/admin/")
