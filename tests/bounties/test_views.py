@@ -364,7 +364,7 @@ def test_other_users_pledges_and_deposits_are_404(client, backer, fund):
 
 
 def test_pledging_faster_than_the_limit_says_wait_and_keeps_the_form(client, backer, fund, settings):
-    settings.PLEDGE_RATE_LIMIT = "2/m"
+    settings.PLEDGE_RATE_LIMIT = "2/d"  # a day: a test never straddles the window's end
     top_up(backer, 10_000)
     for _ in range(2):
         key = hidden_key(client.get(pledge_url(fund)))
