@@ -1,8 +1,8 @@
 """django-axes hooks: who a login attempt comes from, and what a locked-out client is told."""
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import render
-from rest_framework.renderers import JSONRenderer
 
 
 def client_ip(request):
@@ -24,16 +24,12 @@ def locked_out(request, response=None, credentials=None):
     """After too many wrong passwords: the API's error shape under /api/, else a page (429 both)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     if request.path.startswith("/api/"):
-        from bounties.api.errors import error_response
+        from bounties.api.errors import error_body
 
         message = (
             f"Too many wrong passwords: logging in to this account from here is locked for {minutes} minutes."
         )
-        locked = error_response(429, "locked_out", message)
-        locked.accepted_renderer = JSONRenderer()
-        locked.accepted_media_type = "application/json"
-        locked.renderer_context = {}
-        locked.render()
+        locked = JsonResponse(error_body("locked_out", message), status=429)
     else:
         locked = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
     locked["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))

@@ -16,7 +16,7 @@ local memory (`make run`'s default) and in any process whose cache is not shared
 Only requests stamped by `fundfill.serving.serve` (live pages, GET or HEAD) use it:
 previews, the admin and forms never do. Values are stored pickled and unpickled for each
 request, so no two requests share a model instance that Wagtail or a template may cache
-things on; rendered fragments (strings, immutable) are shared as they are.
+things on.
 """
 
 import logging
@@ -99,16 +99,13 @@ def remember(request, key, compute):
         return compute()
     stored = _memo.get(generation, key)
     if stored is not None:
-        return stored if isinstance(stored, str) else pickle.loads(stored)
+        return pickle.loads(stored)
     value = compute()
-    if isinstance(value, str):  # rendered fragments: immutable, shared as they are
-        stored = value
-    else:
-        try:
-            stored = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            logger.warning("page memo: %r cannot be remembered", key, exc_info=True)
-            return value
+    try:
+        stored = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        logger.warning("page memo: %r cannot be remembered", key, exc_info=True)
+        return value
     _memo.put(generation, key, stored)
     return value
 

@@ -16,7 +16,7 @@ them) ahead of template work, so these cut queries without changing what is serv
   restrictions and the site's root paths are remembered per process until the next
   publish (`fundfill.memo`), so a render after the first costs none of those queries.
 - `public_pages`: Wagtail's `public()` for listings, its restricted subtrees remembered too.
-- `remember_site`: the same for views outside `serve` (search).
+- `remember_site`: the Site part of that, for views outside `serve` too (search).
 
 tests/fundfill/test_serving.py checks every route against Wagtail's own walk.
 """
@@ -31,37 +31,33 @@ from fundfill import memo
 
 
 def serve(request, path):
-    """Wagtail's `serve`, with what routing found remembered for the generation (fundfill/memo.py)."""
+    """Wagtail's `serve`, with the Site and the route remembered for the generation (fundfill/memo.py)."""
     from wagtail import views as wagtail_views  # not at import time: models import this module
 
-    if request.method in ("GET", "HEAD") and memo.stamp(request):
+    if request.method in ("GET", "HEAD") and remember_site(request):
         key = ("route", request._get_raw_host(), request.get_port(), path, translation.get_language())
-        found = memo.remember(request, key, lambda: _route(request, path))
-        if found is not None:
-            request._wagtail_site, request._wagtail_route_for_request, root_paths = found
-            request._wagtail_cached_site_root_paths = root_paths
+        request._wagtail_route_for_request = memo.remember(request, key, lambda: _route(request, path))
     return wagtail_views.serve(request, path)
 
 
-def remember_site(request):
-    """For views outside `serve` (search): the request's Site and root paths, remembered the same way."""
-    if memo.stamp(request):
-        key = ("site", request._get_raw_host(), request.get_port())
-        found = memo.remember(
-            request, key, lambda: (Site.find_for_request(request), Site.get_site_root_paths())
-        )
-        request._wagtail_site, request._wagtail_cached_site_root_paths = found
+def remember_site(request) -> bool:
+    """The request's Site and root paths, remembered; False when this request may not use the memo."""
+    if not memo.stamp(request):
+        return False
+    key = ("site", request._get_raw_host(), request.get_port())
+    found = memo.remember(request, key, lambda: (Site.find_for_request(request), Site.get_site_root_paths()))
+    request._wagtail_site, request._wagtail_cached_site_root_paths = found
+    return True
 
 
 def _route(request, path):
+    """Wagtail's route (None for a 404), as it may be remembered: no live rows, restrictions kept."""
     route = Page.route_for_request(request, path)
-    if route is None:
-        return None
-    page = route[0]
+    page = route[0] if route else None
     if isinstance(page, FastServeMixin):
         page.without_live_relations()
         page._remembered_restrictions = list(page.get_view_restrictions())
-    return request._wagtail_site, route, Site.get_site_root_paths()
+    return route
 
 
 def public_pages(pages, request):

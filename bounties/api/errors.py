@@ -62,11 +62,16 @@ class InvalidCredentials(exceptions.APIException):
     default_detail = "The username or password is wrong."
 
 
-def error_response(status_code, code, message, details=None, headers=None) -> Response:
+def error_body(code, message, details=None) -> dict:
+    """Every API error's JSON: `{"error": {"code", "message"[, "details"]}}`."""
     error = {"code": code, "message": message}
     if details:
         error["details"] = details
-    return Response({"error": error}, status=status_code, headers=headers)
+    return {"error": error}
+
+
+def error_response(status_code, code, message, details=None, headers=None) -> Response:
+    return Response(error_body(code, message, details), status=status_code, headers=headers)
 
 
 def exception_handler(exc, context):

@@ -21,9 +21,15 @@ logger = logging.getLogger("fundfill.payments")
 MAX_DEPOSIT_CENTS = 1_000_000_00
 
 
+def _fingerprint(user, amount_cents, gateway) -> str:
+    return fingerprint("deposit", user.pk, amount_cents, gateway)
+
+
 @money_operation
-def deposit_create(*, user, amount_cents: int, gateway: str, key: str | None = None, fp: str = "") -> Deposit:
+def deposit_create(*, user, amount_cents: int, gateway: str, key: str | None = None) -> Deposit:
+    """A pending deposit; with a `key` (unique per user), see `deposit_create_once`."""
     check_amount(amount_cents, maximum=MAX_DEPOSIT_CENTS)
+    fp = _fingerprint(user, amount_cents, gateway) if key else ""
     return Deposit.objects.create(
         user=user, amount_cents=amount_cents, gateway=gateway, key=key, fingerprint=fp
     )
@@ -43,11 +49,11 @@ def deposit_create_once(*, user, amount_cents: int, gateway: str, key: str) -> t
     for its payment) instead of opening a second payment for one intent.
     """
     check_amount(amount_cents, maximum=MAX_DEPOSIT_CENTS)
-    fp = fingerprint("deposit", user.pk, amount_cents, gateway)
+    fp = _fingerprint(user, amount_cents, gateway)
     if (found := _deposit_replay(user, key, fp)) is not None:
         return found, True
     try:
-        return deposit_create(user=user, amount_cents=amount_cents, gateway=gateway, key=key, fp=fp), False
+        return deposit_create(user=user, amount_cents=amount_cents, gateway=gateway, key=key), False
     except IntegrityError:  # the same key committed concurrently: answer with that deposit
         if (found := _deposit_replay(user, key, fp)) is not None:
             return found, True

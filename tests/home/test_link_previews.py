@@ -115,36 +115,27 @@ def busy_site(featured, make_fund):
     return featured
 
 
-def test_the_homepage_renders_in_a_bounded_number_of_queries(
-    client, busy_site, django_assert_max_num_queries
+@pytest.mark.parametrize(
+    "path, bound",
+    [
+        # Six fund cards with images and counters, the featured fund with its image and then its
+        # counters (read apart, as every warm render does): one query each list.
+        ("/", 8),
+        # Site, homepage, the pages on the path, the fund with its counters and image
+        # (fundfill/serving.py), view restrictions, news (and its restriction check), incident
+        # notice, the counters (read apart from the page, as every warm render does): nothing per
+        # news item.
+        ("/funds/audit-truecrypt/", 9),
+        ("/funds/", 9),
+    ],
+)
+def test_pages_render_cold_in_a_bounded_number_of_queries(
+    client, busy_site, path, bound, django_assert_max_num_queries
 ):
-    client.get("/")  # renditions are made on first use; the bound is for every render after
-    memo.forget()  # the cold render, as after a publish
-    # Six fund cards with images and counters, the featured fund with its image and then its
-    # counters (read apart, as every warm render does): one query each list.
-    with django_assert_max_num_queries(8):
-        assert client.get("/").status_code == 200
-
-
-def test_the_fund_page_renders_in_a_bounded_number_of_queries(
-    client, busy_site, django_assert_max_num_queries
-):
-    client.get("/funds/audit-truecrypt/")
-    memo.forget()  # the cold render, as after a publish
-    # Site, homepage, the pages on the path, the fund with its counters and image (fundfill/serving.py),
-    # view restrictions, news (and its restriction check), incident notice, the counters (read
-    # apart from the page, as every warm render does): nothing per news item.
-    with django_assert_max_num_queries(9):
-        assert client.get("/funds/audit-truecrypt/").status_code == 200
-
-
-def test_the_fund_index_renders_in_a_bounded_number_of_queries(
-    client, busy_site, django_assert_max_num_queries
-):
-    client.get("/funds/")
-    memo.forget()  # the cold render, as after a publish
-    with django_assert_max_num_queries(9):
-        assert client.get("/funds/").status_code == 200
+    client.get(path)  # renditions are made on first use
+    memo.forget()  # the cold render, as after a publish (tests/fundfill/test_memo.py: the warm one)
+    with django_assert_max_num_queries(bound):
+        assert client.get(path).status_code == 200
 
 
 # --- what the editor sees --------------------------------------------------------------------
