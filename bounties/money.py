@@ -1,29 +1,34 @@
 """Parsing and checking amounts. Money is integer cents; anything inexact is refused, never rounded."""
 
 import hashlib
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from django.conf import settings
 
 from bounties.errors import InvalidAmount
 
 MAX_DIGITS = 15
+# Dollars with an optional dot and cents; commas only between groups of three ("1,000.50").
+# ASCII digits only: `\d` would also take "١٠٠" and "²".
+DOLLARS = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]*)?")
+COMMA_MESSAGE = "Use a dot for cents and commas only between thousands, like 25.50 or 1,000.50."
 
 
 def parse_dollars(text) -> int:
     """Dollars as typed ("25", "25.50", "$1,000") to cents.
 
-    Refuses fractions of a cent, exponents, NaN and non-ASCII digits.
+    A comma counts only as a thousands separator where one belongs: a decimal comma
+    ("25,50") would otherwise be read as $2,550. Refuses fractions of a cent, exponents,
+    signs, NaN and non-ASCII digits.
     """
-    raw = str(text or "").strip().replace(",", "").removeprefix("$").strip()
-    if not raw or not raw.isascii() or len(raw) > MAX_DIGITS + 3 or any(c in raw for c in "eEnN_+ "):
-        raise InvalidAmount()
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise InvalidAmount() from None
+    raw = str(text or "").strip().removeprefix("$").strip()
+    digits = raw.replace(",", "").replace(".", "")
+    if not digits or not DOLLARS.fullmatch(raw) or len(digits) > MAX_DIGITS + 2:
+        raise InvalidAmount(COMMA_MESSAGE if "," in raw else None)
+    value = Decimal(raw.replace(",", ""))
     cents = value * 100
-    if not value.is_finite() or cents != cents.to_integral_value():
+    if cents != cents.to_integral_value():
         raise InvalidAmount("Amounts are in whole cents: use at most two decimal places.")
     return int(cents)
 

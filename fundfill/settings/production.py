@@ -15,8 +15,13 @@ DEBUG = env_bool("DEBUG", False)
 # TLS terminates at the proxy in front (Heroku-style); trust its header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
-CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+if not SECURE_SSL_REDIRECT:
+    # The operator says the proxy in front redirects to HTTPS (a platform router does): the
+    # deploy check cannot see that, so its "no redirect" warning is answered here, on purpose.
+    SILENCED_SYSTEM_CHECKS = ["security.W008"]
+# Secure cookies follow HTTPS, not who redirects to it; only an explicit switch turns them off
+# (production settings on plain-HTTP loopback, as the benches run them).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not env_bool("INSECURE_COOKIES", False)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))  # noqa: F405
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
