@@ -19,7 +19,9 @@ class AmountField(forms.CharField):
 
     def __init__(self, *, maximum=None, **kwargs):
         self.maximum = maximum
-        kwargs.setdefault("error_messages", {"required": InvalidAmount().user_message})
+        refused = InvalidAmount().user_message
+        # A NUL byte is refused by CharField's own validator: say it in the form's words.
+        kwargs.setdefault("error_messages", {"required": refused, "null_characters_not_allowed": refused})
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
         super().__init__(**kwargs)
 

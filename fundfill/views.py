@@ -3,39 +3,47 @@
 import logging
 import uuid
 
-from django import forms
-from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib import messages
+from django.contrib.auth import login
+from django.db import IntegrityError
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from accounts.forms import SignUpForm
+from accounts.usernames import TAKEN
+
 logger = logging.getLogger("fundfill.errors")
-
-
-class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=True, help_text="For receipts and password resets.")
-
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username", "email")
-
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Try logging in.")
-        return email
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
     if request.user.is_authenticated:
         return redirect("wallet") if _has_route("wallet") else redirect("/")
+    next_url = _safe_next(request)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(request.GET.get("next") or "/")
-    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+        try:
+            user = form.save()
+        except IntegrityError:  # the same name (in any case) registered a moment ago
+            form.add_error("username", TAKEN)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to Fundfill, {user.username}! You are signed in.")
+            return HttpResponseRedirect(next_url or "/")
+    context = {"form": form, "next": next_url}
+    return render(request, "registration/signup.html", context, status=400 if form.errors else 200)
+
+
+def _safe_next(request) -> str:
+    """Where to go after signing up: `next` only when it stays on this site (else the welcome)."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return ""
 
 
 def _has_route(name):

@@ -1,5 +1,7 @@
 """Site search over live funds and their news (PostgreSQL full text in production)."""
 
+import unicodedata
+
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.template.response import TemplateResponse
 from wagtail.models import Page
@@ -8,11 +10,19 @@ from bounties.models import FundPage, FundUpdatePage
 from fundfill.serving import public_pages, remember_site
 
 RESULTS_PER_PAGE = 10
+MAX_QUERY_LENGTH = 200
+
+
+def typed_query(value: str) -> str:
+    """What the reader typed, without control characters: none means anything in a search, and
+    PostgreSQL refuses a NUL byte in any text (a 500 before this)."""
+    text = "".join(ch for ch in value if unicodedata.category(ch) != "Cc")
+    return text.strip()[:MAX_QUERY_LENGTH]
 
 
 def search(request):
     remember_site(request)  # and with it the notice and the restricted subtrees (fundfill/memo.py)
-    query = request.GET.get("q", "").strip()[:200]
+    query = typed_query(request.GET.get("q", ""))
     if query:
         pages = public_pages(Page.objects.live(), request)
         results = pages.type(FundPage, FundUpdatePage).specific().search(query)

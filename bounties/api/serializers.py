@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.usernames import TAKEN, clean_new_username
 from bounties.models import Deposit, FundPage, FundStatus, Pledge
 from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD, normalise_card
 
@@ -65,10 +66,11 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
     def validate_username(self, value):
-        # As Django's UserCreationForm: names that differ only in case are the same name.
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.")
-        return value
+        # The web form's rule (accounts/usernames.py): "Ａｄｍｉｎ" and "ADMIN" are "admin".
+        try:
+            return clean_new_username(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from exc
 
     def validate_email(self, value):
         email = value.strip().lower()
@@ -89,9 +91,7 @@ class AccountSerializer(serializers.ModelSerializer):
             with transaction.atomic():
                 return User.objects.create_user(**validated_data)
         except IntegrityError:  # the same username registered concurrently
-            raise serializers.ValidationError(
-                {"username": ["A user with that username already exists."]}
-            ) from None
+            raise serializers.ValidationError({"username": [TAKEN]}) from None
 
 
 class TokenRequestSerializer(serializers.Serializer):
