@@ -4,12 +4,14 @@
     .venv/bin/python bench/pages.py --rounds 3       # targets take turns: noise falls on all alike
 
 Starts its own PostgreSQL and Redis, loads the demo content with production settings,
-collects static files, and runs three gunicorns (`--workers 2 --no-control-socket`):
+collects static files, and runs gunicorns (`--workers 2 --no-control-socket`):
 bench/bareview.py (`GET /ok`, the ceiling), the site with the page cache on, the same
 site with `PAGE_CACHE=off` ("uncached": every request renders, as for a signed-in
 reader, with what only a publish changes remembered per process, fundfill/memo.py), and
 with `PAGE_MEMO=off` too ("cold": every render reads everything, as the first render
-after a publish does). The uncached figures come from other servers, not from a
+after a publish does). Two more serve the site without `REDIS_URL`, where the shared
+cache is the database (fundfill/cache.py), cached and uncached: rows "…, no Redis".
+The uncached figures come from other servers, not from a
 cache-busting parameter a visitor could use too. Each target is loaded with wrk
 and reported as req/s, p50 and p99, and as a ratio of the bare view's req/s measured in
 the same run.
@@ -57,6 +59,7 @@ GOAL_UNCACHED_FUND_RATIO = 0.12
 
 BARE = "bare Django view"
 SITE_BARE = "bare view, site middleware"
+NO_REDIS = "no Redis (database cache)"
 FUND = "/funds/audit-truecrypt/"
 DRAIN = "/static/css/fundfill.css"  # served by WhiteNoise: a cheap probe to wait out a backlog
 PAGES = [
@@ -208,8 +211,14 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
     cold_port = services.free_port()
     cold_env = site_environment(work, site_db, redis_url, cold_port, PAGE_CACHE="off", PAGE_MEMO="off")
     cold = gunicorn("fundfill.wsgi:application", cold_env, cold_port, "cold")
+    # Without REDIS_URL the shared cache is the database (fundfill/cache.py): the same site on it.
+    db_cached_port, db_uncached_port = services.free_port(), services.free_port()
+    db_cached_env = site_environment(work, site_db, "", db_cached_port)
+    db_cached = gunicorn("fundfill.wsgi:application", db_cached_env, db_cached_port, "cached-db")
+    db_uncached_env = site_environment(work, site_db, "", db_uncached_port, PAGE_CACHE="off")
+    db_uncached = gunicorn("fundfill.wsgi:application", db_uncached_env, db_uncached_port, "uncached-db")
     bare.wait_ready("/ok")
-    for server in (cached, uncached, cold):
+    for server in (cached, uncached, cold, db_cached, db_uncached):
         status = server.wait_ready(FUND)
         if status != 200:
             raise RuntimeError(f"{server.name}: {FUND} answered {status}")
@@ -229,6 +238,8 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
     targets += [target(f"{name}, cached", cached, path) for name, path in PAGES]
     targets += [target(f"{name}, uncached", uncached, path) for name, path in PAGES]
     targets += [target(f"{name}, cold", cold, path) for name, path in PAGES[:2]]
+    targets += [target(f"{name}, cached, {NO_REDIS}", db_cached, path) for name, path in PAGES[:2]]
+    targets += [target(f"{name}, uncached, {NO_REDIS}", db_uncached, path) for name, path in PAGES[:2]]
     # A signed-in reader never gets a cached page: what the shipped server does for them.
     for name, path in PAGES[:2]:
         signed_in = target(f"{name}, signed in", cached, path)

@@ -11,8 +11,10 @@ starts over when the generation moves: the same rule, and the same freshness, as
 page cache. Money (a fund's pledged total, backers, status) is never remembered here:
 templates read it on every render.
 
-It needs a shared cache (Redis, or the database) for the generation, so it is off with
-local memory (`make run`'s default) and in any process whose cache is not shared.
+It needs a shared cache for the generation: Redis, or the database cache that is the
+default without `REDIS_URL` (`make run` too), where a publish by the worker or by another
+web process moves the one generation every process reads. With a per-process cache
+(local memory) it stays off: another process's publish would never reach this memo.
 Only requests stamped by `fundfill.serving.serve` (live pages, GET or HEAD) use it:
 previews, the admin and forms never do. Values are stored pickled and unpickled for each
 request, so no two requests share a model instance that Wagtail or a template may cache

@@ -1,7 +1,8 @@
 """The anonymous page cache: whole responses of Wagtail pages (and their feeds, and search).
 
 wagtail-cache does not run on Wagtail 8 and Django's per-site cache cannot be purged by
-page, so this is a small middleware on the configured Django cache (Redis in production).
+page, so this is a small middleware on the configured Django cache: Redis with `REDIS_URL`,
+else the database cache (fundfill/cache.py). Both are shared by every process.
 
 **Purged by one number.** Every entry records the cache *generation* it was
 rendered in. Anything that can change what some page shows (publishing, unpublishing,
@@ -13,15 +14,25 @@ open fund; the index and feeds list them all). The generation is read *before* t
 renders, so a render that raced a publish is stored under the old generation and never
 served: the classic purge-then-stale-refill race cannot happen.
 
-**Hits without a round trip.** Entries live in the shared cache (Redis), and each server
+**Hits without a round trip.** Entries live in the shared cache, and each server
 process keeps copies of the ones it served (`_LocalCopies`). Reading the generation from
 Redis on every hit cost about a third of the hit's throughput (bench/pages.py: 57 % of
 the bare view against 93 %), so a process trusts its last read of the generation for
 `PAGE_CACHE_LOCAL_SECONDS` (0.1 s). The process that ran a publish sees the new
 generation at once (its very next request is fresh); the others within that interval.
-Set it to 0 for strictly-next-request freshness across processes at that price. With a
-per-process cache backend (local memory, dev) each process has its own generation, and
-a publish reaches the others when their entries go stale.
+Set it to 0 for strictly-next-request freshness across processes at that price.
+
+**One generation for every process.** The generation must live where every process that
+can publish (the web processes, the worker's scheduled publishing, `manage.py shell`)
+and every process that serves reads it: Redis, or without it the database cache, one
+row in `fundfill_cache` (created by `migrate`). A per-process cache (local memory) would
+give each process its own generation, and another process's publish would never reach
+it: its cached homepage would keep the previous featured fund until the entry went stale
+(tests/integration/test_cross_process_publish.py publishes in another process and reads
+from both workers of a gunicorn, with Redis and without). With the database cache a
+hit costs nothing while the process trusts its generation and one indexed read (the
+generation and the entry together) after that; a miss adds a write. bench/pages.py
+measures it against Redis (`--no-redis`).
 
 **Live figures** (pledged total, backers, progress) change with every pledge, outside any
 page revision. An entry is fresh for `PAGE_CACHE_SECONDS` (2 s); after that the first

@@ -198,8 +198,9 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
-# Cache and background jobs: Redis when REDIS_URL is set (scale-out), else the
-# process's memory for the cache and the database as django-q2's broker.
+# Cache and background jobs: Redis when REDIS_URL is set (scale-out), else the database for
+# both. Either way the cache is shared by every process (web, worker, manage.py), so a publish
+# anywhere reaches every page cache (fundfill/pagecache.py); a per-process cache would not.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -213,7 +214,20 @@ if REDIS_URL:
     # Only with a shared cache: a per-process one would keep a signed-out session alive elsewhere.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            # Django's, with an atomic incr that keeps expiry (fundfill/cache.py); the table comes
+            # from the migrations. Room for every page and feed a minute, rate-limit keys included.
+            "BACKEND": "fundfill.cache.DatabaseCache",
+            "LOCATION": "fundfill_cache",
+            "KEY_PREFIX": "fundfill",
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        },
+        # django-q2's cluster stats, rewritten every half second: not worth a database write each.
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    # Sessions stay plain `db`: cached_db would read the cache table instead of the session
+    # table (the same one query) and write both.
 
 # The anonymous page cache (fundfill/pagecache.py): pages and feeds from the cache above,
 # purged after every publish, unpublish, move or delete. Entries are fresh for
@@ -228,7 +242,8 @@ PAGE_CACHE_ALIAS = "default"
 PLEDGE_RATE_LIMIT = os.environ.get("PLEDGE_RATE_LIMIT", "30/m")
 # Serving a live page remembers its route, restrictions, notice and link-preview tags per
 # process until the generation moves (fundfill/memo.py); off renders each from the database.
-# Only with a shared cache (Redis): with local memory each process has its own generation.
+# Only with a shared cache (Redis or the database): with local memory each process would have its
+# own generation.
 PAGE_MEMO = env_bool("PAGE_MEMO", True)
 PAGE_CACHE_VIEWS = ("wagtail_serve", "search")  # URL names whose anonymous responses are cached
 PAGE_CACHE_QUERY_PARAMS = ("page", "status", "q")  # the only parameters those views read
@@ -266,6 +281,7 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["cache"] = "local"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
