@@ -127,10 +127,11 @@ class DepositFilterSet(WagtailFilterSet):
     fund = FundFilter(label="Fund (card pledges)", field_name="pledge__fund")
     user = username_filter()
     created = date_filter()
+    needs_review = django_filters.BooleanFilter(label="Needs review")
 
     class Meta:
         model = Deposit
-        fields = ["fund", "user", "status", "gateway", "created"]
+        fields = ["needs_review", "fund", "user", "status", "gateway", "created"]
 
 
 class WebhookEventFilterSet(WagtailFilterSet):
@@ -139,7 +140,7 @@ class WebhookEventFilterSet(WagtailFilterSet):
 
     class Meta:
         model = WebhookEvent
-        fields = ["type", "received"]
+        fields = ["outcome", "type", "received"]
 
 
 class OutboxFilterSet(WagtailFilterSet):
@@ -475,6 +476,13 @@ class DepositViewSet(ReadOnlyModelViewSet):
         user_column(),
         MoneyColumn("amount_cents", label="Amount", sort_key="amount_cents"),
         "status",
+        Column(
+            "needs_review",
+            label="Needs review",
+            # A signed event disagreed with the deposit and credited nothing: staff check the provider.
+            accessor=lambda deposit: "Needs review" if deposit.needs_review else "",
+            sort_key="needs_review",
+        ),
         "gateway",
         Column(
             "pledge",
@@ -489,6 +497,8 @@ class DepositViewSet(ReadOnlyModelViewSet):
         "user",
         "amount_cents",
         "status",
+        "needs_review",
+        "review_note",
         "decline_reason",
         "gateway",
         "provider_id",
@@ -511,9 +521,11 @@ class WebhookEventViewSet(ReadOnlyModelViewSet):
     list_display = [
         "event_id",
         "type",
+        "outcome",
+        "note",
         DateColumn("received_at", label="Received", sort_key="received_at"),
     ]
-    inspect_view_fields = ["event_id", "type", "received_at", "payload"]
+    inspect_view_fields = ["event_id", "type", "outcome", "note", "received_at", "payload"]
 
 
 class OutboxViewSet(ReadOnlyModelViewSet):

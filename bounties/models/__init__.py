@@ -2,7 +2,7 @@ from .funds import Fund, FundStatus
 from .ledger import Account, AccountKind, Entry, Transfer, TransferKind
 from .outbox import Outbox, OutboxStatus
 from .pages import FailurePolicy, FundIndexPage, FundPage, FundUpdatePage
-from .payments import Deposit, DepositStatus, WebhookEvent
+from .payments import Deposit, DepositStatus, WebhookEvent, WebhookOutcome
 from .pledges import Pledge, PledgeStatus
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "Transfer",
     "TransferKind",
     "WebhookEvent",
+    "WebhookOutcome",
 ]

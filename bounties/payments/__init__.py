@@ -1,5 +1,7 @@
 """Payment gateways: `local` (dev and tests) and `stripe`, behind one small interface."""
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -24,8 +26,24 @@ def get_gateway(name: str | None = None):
     return LocalGateway()
 
 
+LOCAL_SECRET_LABEL = b"fundfill local gateway webhook signing secret v1"
+
+
+def local_webhook_secret() -> str:
+    """The local gateway's signing secret: derived from SECRET_KEY, so it is in no source file."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), LOCAL_SECRET_LABEL, hashlib.sha256).hexdigest()
+    return f"whsec_local_{digest}"
+
+
 def webhook_secret() -> str:
-    return settings.STRIPE_WEBHOOK_SECRET or settings.LOCAL_WEBHOOK_SECRET
+    """The one secret provider events must be signed with on this site.
+
+    With `stripe` it is STRIPE_WEBHOOK_SECRET and nothing else: an empty one accepts no
+    event (and the fundfill.E002 check refuses to start), never the local secret.
+    """
+    if settings.PAYMENT_GATEWAY == "stripe":
+        return settings.STRIPE_WEBHOOK_SECRET
+    return local_webhook_secret()
 
 
 def checkout_start(deposit, *, success_url: str, cancel_url: str, gateway=None):

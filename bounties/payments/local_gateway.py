@@ -1,7 +1,9 @@
 """The local gateway: a test-card page for dev and tests, no network.
 
 It produces the same signed events Stripe would and feeds them to the same
-webhook code, so the real signature check and credit path run everywhere.
+webhook code, so the real signature check and credit path run everywhere. It signs
+with `local_webhook_secret()`, derived from SECRET_KEY; a site on `stripe` never
+accepts that secret.
 """
 
 import json
@@ -9,6 +11,7 @@ import time
 import uuid
 
 import stripe
+from django.conf import settings
 from django.urls import reverse
 
 from bounties.errors import CardDeclined
@@ -46,7 +49,7 @@ class LocalGateway:
             "id": deposit.provider_id or f"cs_local_{deposit.uuid.hex}",
             "object": "checkout.session",
             "amount_total": deposit.amount_cents,
-            "currency": "usd",
+            "currency": settings.FUNDFILL_CURRENCY.lower(),
             "client_reference_id": str(deposit.uuid),
             "metadata": {"deposit": str(deposit.uuid)},
         }

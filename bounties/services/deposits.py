@@ -3,20 +3,37 @@
 The gateway's network call happens outside any transaction; the credit happens
 only here, when a signed event says the payment succeeded, keyed by the deposit
 (`deposit:{id}`), so duplicate or reordered events credit once.
+
+A signature proves who sent an event, not that it is right: the credit is the
+deposit's own amount, in the site's currency, and only from `pending`. An event
+that disagrees (another amount or currency, a paid event for a declined or expired
+deposit) credits nothing; it flags the deposit for staff and is answered 2xx.
 """
 
 import logging
+import uuid
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from bounties.errors import IdempotencyMismatch
-from bounties.models import Deposit, DepositStatus, Pledge, PledgeStatus, TransferKind, WebhookEvent
+from bounties.models import (
+    Deposit,
+    DepositStatus,
+    Pledge,
+    PledgeStatus,
+    TransferKind,
+    WebhookEvent,
+    WebhookOutcome,
+)
 from bounties.money import check_amount, fingerprint
 from bounties.services import money_operation
 from bounties.services.ledger import external_account, transfer_post, wallet_for
 from bounties.services.pledging import _lock_fund, complete_pending_pledge
 
 logger = logging.getLogger("fundfill.payments")
+security_log = logging.getLogger("fundfill.security")
 
 MAX_DEPOSIT_CENTS = 1_000_000_00
 
@@ -69,91 +86,176 @@ def deposit_attach_checkout(deposit: Deposit, *, provider_id: str, checkout_url:
 
 
 @money_operation
-def webhook_apply(*, event_id: str, event_type: str, payload: dict) -> bool:
+def webhook_apply(*, event_id: str, event_type, payload: dict) -> bool:
     """Apply one verified provider event exactly once. Returns False for a replay.
 
     The event id is stored in the same transaction as its effect: a crash rolls
     both back, so the provider's redelivery succeeds (never "seen but not applied").
+    The row also records what the event did, including nothing (`WebhookOutcome`).
     """
+    payload = _storable(payload)
+    event_type = _storable(event_type) if isinstance(event_type, str) else ""
     try:
         with transaction.atomic():
-            WebhookEvent.objects.create(event_id=event_id, type=event_type, payload=payload)
+            row = WebhookEvent.objects.create(event_id=event_id, type=event_type[:100], payload=payload)
     except IntegrityError:
         return False
-    handler = HANDLERS.get(event_type)
-    if handler is not None:
-        handler(payload["data"]["object"])
+    outcome, note = _dispatch(event_id, event_type, payload)
+    if outcome == WebhookOutcome.UNUSABLE:
+        logger.warning("webhook %s (%r) unusable: %s", event_id, event_type[:100], note)
+    WebhookEvent.objects.filter(pk=row.pk).update(outcome=outcome, note=note[:300])
     return True
 
 
-def _deposit_for(obj) -> Deposit | None:
-    reference = (obj.get("metadata") or {}).get("deposit") or obj.get("client_reference_id")
+def _storable(value):
+    """The payload with any NUL replaced: PostgreSQL keeps none in text or jsonb."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
+
+
+def _dispatch(event_id: str, event_type: str, payload: dict) -> tuple[str, str]:
+    handler = HANDLERS.get(event_type)
+    if handler is None:
+        return WebhookOutcome.IGNORED, "not an event type we act on"
+    data = payload.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        return WebhookOutcome.UNUSABLE, "data.object is missing or not an object"
+    return handler(event_id, obj)
+
+
+def _deposit_for(obj) -> tuple[Deposit | None, tuple[str, str] | None]:
+    """The deposit the object names, or None and the outcome saying why there is none."""
+    metadata = obj.get("metadata")
+    reference = (metadata.get("deposit") if isinstance(metadata, dict) else None) or obj.get(
+        "client_reference_id"
+    )
     if not reference:
-        return None
+        return None, (WebhookOutcome.IGNORED, "names no deposit")
     try:
-        return Deposit.objects.select_related("user").get(uuid=reference)
-    except (Deposit.DoesNotExist, ValueError):
-        logger.warning("webhook for unknown deposit %s", reference)
-        return None
-
-
-def _payment_succeeded(obj):
-    if obj.get("object") == "checkout.session" and obj.get("payment_status") != "paid":
-        return  # e.g. a delayed payment method: wait for async_payment_succeeded
-    deposit = _deposit_for(obj)
+        reference = uuid.UUID(reference)
+    except (AttributeError, TypeError, ValueError):
+        return None, (WebhookOutcome.UNUSABLE, f"deposit reference {ascii(reference)[:60]} is not a UUID")
+    deposit = Deposit.objects.select_related("user").filter(uuid=reference).first()
     if deposit is None:
-        return
+        logger.warning("webhook for unknown deposit %s", reference)
+        return None, (WebhookOutcome.IGNORED, f"no deposit {reference}")
+    return deposit, None
+
+
+def _paid(obj) -> tuple[object, object]:
+    """The amount and currency the object says were paid (unchecked: they are the provider's word)."""
+    field = {"checkout.session": "amount_total", "payment_intent": "amount_received"}.get(obj.get("object"))
+    if field is None:
+        field = next((f for f in ("amount_total", "amount_received", "amount") if f in obj), "amount")
+    return obj.get(field), obj.get("currency")
+
+
+def _disagreement(obj, deposit: Deposit) -> str | None:
+    amount, currency = _paid(obj)
+    currency_ok = isinstance(currency, str) and currency == settings.FUNDFILL_CURRENCY.lower()
+    # `type is int`: JSON's true, 500.0 or "500" are not an amount of cents.
+    if type(amount) is int and amount == deposit.amount_cents and currency_ok:
+        return None
+    return (
+        f"says {ascii(amount)[:24]} {ascii(currency)[:12]} was paid, but the deposit is for "
+        f"{deposit.amount_cents} {settings.FUNDFILL_CURRENCY.lower()}"
+    )
+
+
+def _flag(deposit: Deposit, event_id: str, problem: str) -> tuple[str, str]:
+    """Credit nothing; mark the deposit for staff, and say so on the security log."""
+    note = f"{problem}; not credited"
+    Deposit.objects.filter(pk=deposit.pk).update(
+        needs_review=True, review_note=f"{event_id}: {note}"[:300], updated_at=timezone.now()
+    )
+    security_log.warning("webhook %s for deposit %s flagged for review: %s", event_id, deposit.pk, note)
+    return WebhookOutcome.FLAGGED, note
+
+
+def _leave_pending(deposit: Deposit, status: str, **fields) -> bool:
+    """The deposit state machine's only move: pending to a final state, at most once."""
+    moved = Deposit.objects.filter(pk=deposit.pk, status=DepositStatus.PENDING).update(
+        status=status, updated_at=timezone.now(), **fields
+    )
+    return moved == 1
+
+
+def _payment_succeeded(event_id: str, obj) -> tuple[str, str]:
+    if obj.get("object") == "checkout.session" and obj.get("payment_status") != "paid":
+        # e.g. a delayed payment method: wait for async_payment_succeeded
+        return WebhookOutcome.IGNORED, "checkout completed but not paid yet"
+    deposit, refusal = _deposit_for(obj)
+    if deposit is None:
+        return refusal
     if deposit.pledge_id:
         # Lock order: the pledge's fund before any account.
         _lock_fund(Pledge.objects.values_list("fund_id", flat=True).get(pk=deposit.pledge_id))
     # Lock the deposit row only (`of`): FOR UPDATE on the joined user row would block the
     # foreign-key checks of the same user's concurrent pledges and deadlock with them.
     deposit = Deposit.objects.select_for_update(of=("self",)).select_related("user").get(pk=deposit.pk)
+    problem = _disagreement(obj, deposit)
     if deposit.status == DepositStatus.SUCCEEDED:
-        return  # another event for the same payment already credited it
-    amount = int(obj.get("amount_total") or obj.get("amount_received") or obj.get("amount") or 0)
-    if amount != deposit.amount_cents:
-        logger.warning(
-            "deposit %s: provider says %s, we asked %s; crediting what was paid",
-            deposit.pk,
-            amount,
-            deposit.amount_cents,
-        )
-    if amount <= 0:
-        return
-    deposit.transfer = transfer_post(
+        if problem:
+            return _flag(deposit, event_id, f"a credited deposit: the event {problem}")
+        return WebhookOutcome.IGNORED, "already credited"  # another event for the same payment
+    if deposit.status != DepositStatus.PENDING:
+        return _flag(deposit, event_id, f"a paid event for a {deposit.status} deposit")
+    if problem:
+        return _flag(deposit, event_id, f"the event {problem}")
+    # The credit is the deposit's own amount: the event only confirmed it.
+    transfer = transfer_post(
         kind=TransferKind.DEPOSIT,
         key=f"deposit:{deposit.pk}",
-        legs=[(external_account(), -amount), (wallet_for(deposit.user), amount)],
+        legs=[(external_account(), -deposit.amount_cents), (wallet_for(deposit.user), deposit.amount_cents)],
         memo="Money added by card",
         user=deposit.user,
     )
-    deposit.status = DepositStatus.SUCCEEDED
-    deposit.amount_cents = amount
-    deposit.save(update_fields=["transfer", "status", "amount_cents", "updated_at"])
+    if not _leave_pending(deposit, DepositStatus.SUCCEEDED, transfer=transfer):
+        raise RuntimeError(f"deposit {deposit.pk} left pending under its lock")  # rolls the credit back
     if deposit.pledge_id:
         complete_pending_pledge(deposit.pledge_id)
+    return WebhookOutcome.APPLIED, f"credited {deposit.amount_cents} to the wallet"
 
 
-def _payment_failed(obj):
-    deposit = _deposit_for(obj)
+def _payment_ended(event_id: str, obj, *, status: str, reason: str) -> tuple[str, str]:
+    deposit, refusal = _deposit_for(obj)
     if deposit is None:
-        return
-    reason = ((obj.get("last_payment_error") or {}).get("message")) or "The payment did not go through."
-    # Only a pending deposit can be declined: a late failure never undoes a success.
-    Deposit.objects.filter(pk=deposit.pk, status=DepositStatus.PENDING).update(
-        status=DepositStatus.DECLINED, decline_reason=reason[:300]
-    )
+        return refusal
+    # Only a pending deposit ends: a late failure or expiry never undoes a success.
+    if not _leave_pending(deposit, status, decline_reason=reason[:300]):
+        current = Deposit.objects.values_list("status", flat=True).get(pk=deposit.pk)
+        return WebhookOutcome.IGNORED, f"deposit is already {current}"
     if deposit.pledge_id:
         Pledge.objects.filter(pk=deposit.pledge_id, status=PledgeStatus.PENDING_FUNDS).update(
             status=PledgeStatus.CANCELLED, note=f"{reason} No money moved."
         )
+    return WebhookOutcome.APPLIED, f"deposit {status}"
 
 
+def _payment_failed(event_id: str, obj) -> tuple[str, str]:
+    error = obj.get("last_payment_error")
+    message = error.get("message") if isinstance(error, dict) else None
+    reason = message if isinstance(message, str) and message else "The payment did not go through."
+    return _payment_ended(event_id, obj, status=DepositStatus.DECLINED, reason=reason)
+
+
+def _checkout_expired(event_id: str, obj) -> tuple[str, str]:
+    reason = "The card checkout expired before it was paid."
+    return _payment_ended(event_id, obj, status=DepositStatus.EXPIRED, reason=reason)
+
+
+# Each handler takes (event id, data.object as a dict) and returns (WebhookOutcome, note).
 HANDLERS = {
     "checkout.session.completed": _payment_succeeded,
     "checkout.session.async_payment_succeeded": _payment_succeeded,
     "payment_intent.succeeded": _payment_succeeded,
     "checkout.session.async_payment_failed": _payment_failed,
     "payment_intent.payment_failed": _payment_failed,
+    "checkout.session.expired": _checkout_expired,
 }

@@ -22,6 +22,7 @@ from bounties.models import (
     Pledge,
     PledgeStatus,
     Transfer,
+    TransferKind,
 )
 
 
@@ -167,11 +168,10 @@ def ledger_violations() -> list[str]:
     for pledge in mismatched.values_list("pk", flat=True):
         problems.append(f"pledge {pledge}: its transfer does not move its amount")
 
+    problems.extend(_deposit_violations())
     deposited = (
         Deposit.objects.filter(status=DepositStatus.SUCCEEDED).aggregate(t=Sum("amount_cents"))["t"] or 0
     )
-    if Deposit.objects.filter(status=DepositStatus.SUCCEEDED, transfer__isnull=True).exists():
-        problems.append("a succeeded deposit has no deposit transfer")
     external = Account.objects.filter(kind=AccountKind.EXTERNAL).aggregate(t=Sum("balance"))["t"] or 0
     paid_out = (
         Entry.objects.filter(account__kind=AccountKind.EXTERNAL, amount__gt=0).aggregate(t=Sum("amount"))["t"]
@@ -182,6 +182,44 @@ def ledger_violations() -> list[str]:
             f"external account is {external} but succeeded deposits ({deposited}) less payouts ({paid_out}) "
             f"say {-(deposited - paid_out)}"
         )
+    return problems
+
+
+def _deposit_violations() -> list[str]:
+    """Each credited deposit moved exactly the amount it was opened for, into its owner's wallet.
+
+    Per deposit, not in sum: one deposit over-credited and another under-credited by as
+    much balance every total, and a consistent ledger would hide them.
+    """
+    problems = []
+    to_owner = Q(
+        transfer__entries__account__kind=AccountKind.WALLET, transfer__entries__account__user=F("user")
+    )
+    credited = (
+        Deposit.objects.filter(status=DepositStatus.SUCCEEDED)
+        .annotate(
+            credited=Sum("transfer__entries__amount", filter=to_owner),
+            moved=Sum("transfer__entries__amount", filter=Q(transfer__entries__amount__gt=0)),
+        )
+        .values_list("pk", "amount_cents", "transfer_id", "transfer__kind", "credited", "moved")
+    )
+    for pk, amount, transfer_id, kind, to_wallet, moved in credited:
+        if transfer_id is None:
+            problems.append(f"deposit {pk} succeeded but has no deposit transfer")
+        elif kind != TransferKind.DEPOSIT:
+            problems.append(f"deposit {pk}: its transfer {transfer_id} is a {kind} transfer, not a deposit")
+        elif to_wallet != amount:
+            problems.append(
+                f"deposit {pk}: its transfer credits {to_wallet or 0} but it was opened for {amount}"
+            )
+        elif moved != amount:
+            problems.append(f"deposit {pk}: its transfer moves {moved} but it was opened for {amount}")
+    uncredited = Deposit.objects.exclude(status=DepositStatus.SUCCEEDED).filter(transfer__isnull=False)
+    for pk, status in uncredited.values_list("pk", "status"):
+        problems.append(f"deposit {pk} is {status} but has a deposit transfer")
+    orphans = Transfer.objects.filter(kind=TransferKind.DEPOSIT, deposit__isnull=True)
+    for pk in orphans.values_list("pk", flat=True):
+        problems.append(f"transfer {pk} is a deposit transfer that belongs to no deposit")
     return problems
 
 

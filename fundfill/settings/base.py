@@ -325,8 +325,8 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
-# The local gateway signs its events with this when STRIPE_WEBHOOK_SECRET is unset.
-LOCAL_WEBHOOK_SECRET = "whsec_local_gateway_not_a_real_secret"
+# The local gateway signs its events with a secret derived from SECRET_KEY
+# (bounties.payments.local_webhook_secret); `stripe` accepts only STRIPE_WEBHOOK_SECRET.
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

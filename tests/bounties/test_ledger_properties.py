@@ -3,7 +3,7 @@
 A hypothesis state machine deposits (through signed webhook events, with duplicate
 and second-event redeliveries), pledges, replays old keys (same body and changed
 body), withdraws, pledges by card (the payment lands, is redelivered, or is declined
-and lands later), closes a fund and runs the pending-pledge sweep. After every step
+and a later paid event is flagged, not credited), closes a fund and runs the pending-pledge sweep. After every step
 the database must agree with the model: each wallet, escrow and the external
 account, each fund's totals and each pledge's status; and `ledger_violations()`
 must be empty.
@@ -216,12 +216,15 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), redeliver=st.booleans())
     def card_payment_lands(self, data, redeliver):
         """The card money arrives: the wallet is credited and, in the same transaction, the
-        pledge completes — or is cancelled (money kept) if the fund closed or was declined first."""
+        pledge completes — or is cancelled (money kept) if the fund closed first. After a
+        decline the deposit is final: the paid event is flagged and credits nothing."""
         card = data.draw(st.sampled_from([c for c in self.cards if not c.landed]))
         assert deliver(card.event)[0] == 200
         if redeliver:
             assert deliver(card.event) == (200, {"received": True, "replay": True})
         card.landed = True
+        if card.declined:
+            return  # a declined deposit is final: the late paid event is flagged, not credited
         self.credit(card.pledge.user, card.deposit.amount_cents)
         if card.pledge.status != PledgeStatus.PENDING_FUNDS:
             return  # cancelled by a decline: the money stays in the wallet

@@ -118,15 +118,15 @@ def test_failure_event_after_success_does_not_undo_it(erin, deposit):
     assert ledger_violations() == []
 
 
-def test_success_after_a_decline_still_credits(erin, deposit):
-    """The money arrived: a decline seen first (e.g. a first attempt) must not swallow it."""
+def test_success_after_a_decline_is_flagged_not_credited(erin, deposit):
+    """A declined deposit is final (T26): a later paid event credits nothing and asks staff to look."""
     deliver(failed_event(deposit, message="Insufficient funds on card."))
     deposit.refresh_from_db()
     assert deposit.status == DepositStatus.DECLINED and wallet_cents(erin) == 0
-    deliver(checkout_event(deposit))
+    assert deliver(checkout_event(deposit))[0] == 200  # acknowledged, so Stripe stops resending
     deposit.refresh_from_db()
-    assert deposit.status == DepositStatus.SUCCEEDED
-    assert wallet_cents(erin) == 2_500
+    assert deposit.status == DepositStatus.DECLINED and deposit.needs_review
+    assert wallet_cents(erin) == 0
     assert ledger_violations() == []
 
 
