@@ -7,11 +7,20 @@ A domain refusal always means the service's transaction rolled back, so its
 message ends with "No money moved."
 
 Unexpected exceptions are not turned into responses here: they reach Django's
-500 handler, which logs them with a reference.
+500 handler, which logs them with a reference. Django's error handlers (`handler400`,
+`handler403`, `handler404`, `handler500` in fundfill/urls.py) are the ones at the end of
+this module: under /api/ they answer in this shape too (a 404 for any unknown path, a
+413 for a body over `DATA_UPLOAD_MAX_MEMORY_SIZE`, a 500 with its reference), and
+elsewhere they hand over to the site's HTML pages in fundfill/views.py.
 """
 
+import logging
+import uuid
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -47,11 +56,19 @@ class IdempotencyKeyRequired(exceptions.APIException):
 
 
 class InvalidIdempotencyKey(exceptions.APIException):
-    """The `Idempotency-Key` header is too long."""
+    """The `Idempotency-Key` header is too long or holds characters other than printable ASCII."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_idempotency_key"
     default_detail = "The Idempotency-Key header is too long."
+
+
+class InvalidPagination(exceptions.APIException):
+    """`limit` or `offset` is not a whole number in range (bounties/api/pagination.py)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_pagination"
+    default_detail = "limit and offset must be whole numbers."
 
 
 class InvalidCredentials(exceptions.APIException):
@@ -70,6 +87,13 @@ def error_body(code, message, details=None) -> dict:
     return {"error": error}
 
 
+PAYLOAD_TOO_LARGE = (
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "payload_too_large",
+    "The request body is too large. No money moved.",
+)
+
+
 def error_response(status_code, code, message, details=None, headers=None) -> Response:
     return Response(error_body(code, message, details), status=status_code, headers=headers)
 
@@ -84,6 +108,9 @@ def exception_handler(exc, context):
             headers = {"Retry-After": str(ratelimits.RETRY_AFTER_SECONDS)}
         return error_response(exc.status, exc.code, exc.user_message, exc.details, headers)
 
+    if isinstance(exc, RequestDataTooBig):
+        set_rollback()
+        return error_response(*PAYLOAD_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -131,3 +158,60 @@ def _messages(errors) -> list[str]:
     if isinstance(errors, list):
         return [message for error in errors for message in _messages(error)]
     return [str(errors)]
+
+
+# --- Django's error handlers: JSON under /api/, the site's pages elsewhere -----------------------
+
+API_PATH_PREFIX = "/api/"
+logger = logging.getLogger("fundfill.errors")
+
+
+def is_api_request(request) -> bool:
+    return request.path.startswith(API_PATH_PREFIX)
+
+
+def _json(status_code, code, message, details=None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status_code)
+
+
+def bad_request(request, exception):
+    """400: a request Django refused before any view (a bad Host, a body over the size limit)."""
+    if not is_api_request(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return _json(*PAYLOAD_TOO_LARGE)
+    return _json(400, "bad_request", "The request could not be understood. No money moved.")
+
+
+def permission_denied(request, exception):
+    if not is_api_request(request):
+        return defaults.permission_denied(request, exception)
+    return _json(403, "permission_denied", str(exceptions.PermissionDenied.default_detail))
+
+
+def page_not_found(request, exception):
+    if not is_api_request(request):
+        from fundfill.views import page_not_found as site_page_not_found
+
+        return site_page_not_found(request, exception)
+    return _json(404, "not_found", "There is no such API endpoint. See /api/v1/schema/.")
+
+
+def server_error(request):
+    """500: JSON under /api/ with a reference that is also in the log, as the site's page has."""
+    if not is_api_request(request):
+        from fundfill.views import server_error as site_server_error
+
+        return site_server_error(request)
+    # The same reference and log line as fundfill.views.server_error, so one grep finds either.
+    reference = uuid.uuid4().hex[:12]
+    logger.error("500 reference=%s path=%s", reference, request.path, exc_info=True)
+    response = _json(
+        500,
+        "server_error",
+        f"Something went wrong on our side (reference {reference}). No money moved as part of this "
+        "request unless your wallet shows otherwise; a retry with the same Idempotency-Key is safe.",
+        {"reference": reference},
+    )
+    response["X-Error-Reference"] = reference
+    return response

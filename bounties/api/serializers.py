@@ -12,6 +12,7 @@ from rest_framework import serializers
 from accounts.usernames import TAKEN, clean_new_username
 from bounties.models import Deposit, FundPage, FundStatus, Pledge
 from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD, normalise_card
+from bounties.services.deposits import MAX_DEPOSIT_CENTS
 
 User = get_user_model()
 
@@ -27,9 +28,12 @@ class CentsField(serializers.IntegerField):
         "null": "amount_cents is required: a whole number of cents, like 2500.",
     }
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, minimum=None, maximum=None, **kwargs):
         kwargs.setdefault("help_text", AMOUNT_HELP)
         super().__init__(**kwargs)
+        # For the schema only (drf-spectacular reads them): the services check the limits and
+        # refuse with the site's own message (bounties/money.py `check_amount`).
+        self.min_value, self.max_value = minimum, maximum
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
@@ -113,7 +117,7 @@ class WalletSerializer(serializers.Serializer):
 
 
 class DepositRequestSerializer(serializers.Serializer):
-    amount_cents = CentsField()
+    amount_cents = CentsField(minimum=settings.FUNDFILL_MIN_PLEDGE_CENTS, maximum=MAX_DEPOSIT_CENTS)
     card = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -185,7 +189,9 @@ class FundSerializer(serializers.ModelSerializer):
 
 
 class PledgeRequestSerializer(serializers.Serializer):
-    amount_cents = CentsField()
+    amount_cents = CentsField(
+        minimum=settings.FUNDFILL_MIN_PLEDGE_CENTS, maximum=settings.FUNDFILL_MAX_PLEDGE_CENTS
+    )
 
 
 class PledgeSerializer(serializers.ModelSerializer):

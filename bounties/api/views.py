@@ -7,13 +7,11 @@ reaches the client through `bounties.api.errors` as a code and a sentence.
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.urls import NoReverseMatch, reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +22,7 @@ from bounties.api.errors import (
     InvalidCredentials,
     InvalidIdempotencyKey,
 )
+from bounties.api.parsers import JSONParser
 from bounties.errors import CardDeclined
 from bounties.models import DepositStatus, FundPage, Pledge
 from bounties.payments import checkout_start
@@ -44,9 +43,10 @@ def _idempotency_key(request, *, required: bool) -> str | None:
         if required:
             raise IdempotencyKeyRequired()
         return None
-    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not (key.isascii() and key.isprintable()):
         raise InvalidIdempotencyKey(
-            f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
+            f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII "
+            "characters, for example a UUID."
         )
     return key
 
@@ -54,7 +54,8 @@ def _idempotency_key(request, *, required: bool) -> str | None:
 def _idempotency_parameter(*, required: bool, description: str):
     return OpenApiParameter(
         "Idempotency-Key",
-        OpenApiTypes.STR,
+        # Not blank (it is stripped), and short enough for the ledger's transfer key.
+        {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH, "pattern": r"\S"},
         OpenApiParameter.HEADER,
         required=required,
         description=description,
@@ -70,6 +71,7 @@ def _error(description, *codes):
 
 NOT_AUTHENTICATED = _error("No valid token", "not_authenticated")
 NOT_FOUND = _error("No such resource, or not yours", "not_found")
+BAD_PAGE = _error("limit or offset is not a whole number in range", "invalid_pagination")
 TRY_AGAIN = _error("Database too busy; nothing moved, retry after Retry-After seconds", "try_again")
 
 
@@ -254,6 +256,10 @@ class FundListView(generics.ListAPIView):
     def get_queryset(self):
         return _live_funds()
 
+    @extend_schema(responses={200: s.FundSerializer, 400: BAD_PAGE})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
 
 class FundDetailView(generics.RetrieveAPIView):
     """One published, public fund."""
@@ -343,7 +349,10 @@ class MyPledgeListView(generics.ListAPIView):
     def get_queryset(self):
         return Pledge.objects.filter(user=self.request.user).order_by("-created_at", "-pk")
 
-    @extend_schema(operation_id="my_pledges_list")
+    @extend_schema(
+        operation_id="my_pledges_list",
+        responses={200: s.PledgeSerializer, 400: BAD_PAGE, 401: NOT_AUTHENTICATED},
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -328,6 +328,9 @@ STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 # The local gateway signs its events with a secret derived from SECRET_KEY
 # (bounties.payments.local_webhook_secret); `stripe` accepts only STRIPE_WEBHOOK_SECRET.
 
+API_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
+if DEBUG:
+    API_RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -336,7 +339,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bounties.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON only, refusing JSON nested too deeply as `invalid_json` (bounties/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["bounties.api.parsers.JSONParser"],
+    # The browsable API (`?format=api`, HTML forms) only while debugging (dev.py turns it on).
+    "DEFAULT_RENDERER_CLASSES": API_RENDERERS,
+    # A capped limit and a checked offset (bounties/api/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "bounties.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
