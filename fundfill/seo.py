@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from django.conf import settings
+from wagtail.images.models import SourceImageIOError
 from wagtail.models import Site
 
 from fundfill import memo
@@ -64,8 +65,13 @@ def social_meta_for(
     """Build a page's `SocialMeta`, defaulting to its promote-tab fields (SEO title, search description)."""
     image_url, width, height = "", None, None
     if image is not None:
-        rendition = image.get_rendition(SOCIAL_IMAGE_FILTER)
-        image_url, width, height = absolute_url(rendition.url), rendition.width, rendition.height
+        try:
+            rendition = image.get_rendition(SOCIAL_IMAGE_FILTER)
+        except SourceImageIOError:
+            # The original is gone from storage: the page still renders, its preview has no image.
+            image = None
+        else:
+            image_url, width, height = absolute_url(rendition.url), rendition.width, rendition.height
     # A page being previewed before its first save has no URL yet.
     url_parts = page.get_url_parts(request) if page.pk else None
     page_path = (url_parts[2] if url_parts else None) or "/"

@@ -6,7 +6,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from bounties import live
-from fundfill import serving, views
+from fundfill import media, serving, views
 from search import views as search_views
 
 # JSON in the API's error shape under /api/, the site's pages elsewhere (bounties/api/errors.py).
@@ -19,6 +19,8 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
+    # Images from MEDIA_ROOT when no bucket holds them, in production too; never documents (fundfill/media.py).
+    path(settings.MEDIA_URL.lstrip("/") + "<path:path>", media.serve, name="media"),
     path("search/", search_views.search, name="search"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -28,11 +30,9 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    from django.conf.urls.static import static
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 urlpatterns += [
     # Wagtail's own URLs, with its page serving (last: it catches everything else) in the

@@ -7,6 +7,7 @@ only say what differs. See the README's configuration table.
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -196,6 +197,27 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploaded media (fundfill/media.py; README, "Media files"). With a bucket, uploads live in S3 or
+# any S3-compatible store (AWS_S3_ENDPOINT_URL) through django-storages, which with boto3 reads
+# AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment (or uses the instance's role).
+# Without one, the app serves images from MEDIA_ROOT itself.
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {"BACKEND": "fundfill.storage.MediaS3Storage"}  # S3Storage + Cache-Control
+    AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+    AWS_S3_CUSTOM_DOMAIN = os.environ.get("AWS_S3_CUSTOM_DOMAIN") or None  # a CDN in front
+    # Unsigned URLs: remembered fragments and cached pages keep them longer than a signature lasts.
+    AWS_QUERYSTRING_AUTH = False
+    # Two uploads with one name keep both files, as on disk (django-storages overwrites by default).
+    AWS_S3_FILE_OVERWRITE = False
+    if AWS_S3_CUSTOM_DOMAIN:
+        MEDIA_ORIGIN = f"https://{AWS_S3_CUSTOM_DOMAIN}"
+    elif AWS_S3_ENDPOINT_URL:
+        MEDIA_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(AWS_S3_ENDPOINT_URL))
+    else:
+        MEDIA_ORIGIN = "https://*.amazonaws.com"
+    CONTENT_SECURITY_POLICY_REPORT_ONLY["DIRECTIVES"]["img-src"].append(MEDIA_ORIGIN)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # Cache and background jobs: Redis when REDIS_URL is set (scale-out), else the database for
@@ -312,6 +334,9 @@ WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "key", "odt", "pdf", "pptx", "rtf", "txt", "xlsx", "zip"]
 WAGTAILDOCS_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
+# Documents always go through Wagtail's view (collection privacy, Content-Disposition), streamed
+# from disk or the bucket; never a redirect to the file, which would skip those checks.
+WAGTAILDOCS_SERVE_METHOD = "serve_view"
 
 # Money: integer cents in one currency.
 FUNDFILL_CURRENCY = os.environ.get("FUNDFILL_CURRENCY", "usd")
