@@ -9,11 +9,11 @@ from bounties import live
 from fundfill import media, serving, views
 from search import views as search_views
 
-# JSON in the API's error shape under /api/, the site's pages elsewhere (bounties/api/errors.py).
-handler400 = "bounties.api.errors.bad_request"
-handler403 = "bounties.api.errors.permission_denied"
-handler404 = "bounties.api.errors.page_not_found"
-handler500 = "bounties.api.errors.server_error"
+# JSON in the API's error shape under /api/, the site's pages elsewhere (fundfill/views.py).
+handler400 = "fundfill.views.bad_request"
+handler403 = "fundfill.views.permission_denied"
+handler404 = "fundfill.views.page_not_found"
+handler500 = "fundfill.views.server_error"
 
 urlpatterns = [
     path("django-admin/", admin.site.urls),

@@ -9,10 +9,12 @@ from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import SignUpForm
 from accounts.usernames import TAKEN
+from bounties.api import errors as api_errors
 
 logger = logging.getLogger("fundfill.errors")
 
@@ -56,17 +58,34 @@ def _has_route(name):
     return True
 
 
-def server_error(request):
-    """500: says plainly what failed and gives a reference that is also in the log."""
-    reference = uuid.uuid4().hex[:12]
-    logger.error("500 reference=%s path=%s", reference, request.path, exc_info=True)
-    response = render(request, "500.html", {"reference": reference}, status=500)
-    response["X-Error-Reference"] = reference
-    return response
+def bad_request(request, exception):
+    """400: a request Django refused before any view (a bad Host, a body over the size limit)."""
+    if api_errors.is_api_request(request):
+        return api_errors.bad_request_response(exception)
+    return render(request, "400.html", status=400)
+
+
+def permission_denied(request, exception):
+    if api_errors.is_api_request(request):
+        return api_errors.permission_denied_response()
+    return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception):
+    if api_errors.is_api_request(request):
+        return api_errors.not_found_response()
     return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    """500: says plainly what failed and gives a reference that is also in the log (JSON under /api/)."""
+    reference = uuid.uuid4().hex[:12]
+    logger.error("500 reference=%s path=%s", reference, request.path, exc_info=True)
+    if api_errors.is_api_request(request):
+        return api_errors.server_error_response(reference)
+    response = render(request, "500.html", {"reference": reference}, status=500)
+    response["X-Error-Reference"] = reference
+    return response
 
 
 def csrf_failure(request, reason=""):

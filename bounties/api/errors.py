@@ -7,20 +7,15 @@ A domain refusal always means the service's transaction rolled back, so its
 message ends with "No money moved."
 
 Unexpected exceptions are not turned into responses here: they reach Django's
-500 handler, which logs them with a reference. Django's error handlers (`handler400`,
-`handler403`, `handler404`, `handler500` in fundfill/urls.py) are the ones at the end of
-this module: under /api/ they answer in this shape too (a 404 for any unknown path, a
-413 for a body over `DATA_UPLOAD_MAX_MEMORY_SIZE`, a 500 with its reference), and
-elsewhere they hand over to the site's HTML pages in fundfill/views.py.
+500 handler, which logs them with a reference. Django's error handlers (fundfill/views.py)
+answer under /api/ with the responses at the end of this module, in this shape too (a 404
+for any unknown path, a 413 for a body over `DATA_UPLOAD_MAX_MEMORY_SIZE`, a 500 with its
+reference), and with the site's HTML pages elsewhere.
 """
-
-import logging
-import uuid
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
-from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -160,10 +155,9 @@ def _messages(errors) -> list[str]:
     return [str(errors)]
 
 
-# --- Django's error handlers: JSON under /api/, the site's pages elsewhere -----------------------
+# --- Answers for Django's error handlers under /api/ (fundfill/views.py calls these) -------------
 
 API_PATH_PREFIX = "/api/"
-logger = logging.getLogger("fundfill.errors")
 
 
 def is_api_request(request) -> bool:
@@ -174,38 +168,23 @@ def _json(status_code, code, message, details=None) -> JsonResponse:
     return JsonResponse(error_body(code, message, details), status=status_code)
 
 
-def bad_request(request, exception):
-    """400: a request Django refused before any view (a bad Host, a body over the size limit)."""
-    if not is_api_request(request):
-        return defaults.bad_request(request, exception)
+def bad_request_response(exception) -> JsonResponse:
+    """400 (or 413) for a request Django refused before any view: a bad Host, a body too large."""
     if isinstance(exception, RequestDataTooBig):
         return _json(*PAYLOAD_TOO_LARGE)
     return _json(400, "bad_request", "The request could not be understood. No money moved.")
 
 
-def permission_denied(request, exception):
-    if not is_api_request(request):
-        return defaults.permission_denied(request, exception)
+def permission_denied_response() -> JsonResponse:
     return _json(403, "permission_denied", str(exceptions.PermissionDenied.default_detail))
 
 
-def page_not_found(request, exception):
-    if not is_api_request(request):
-        from fundfill.views import page_not_found as site_page_not_found
-
-        return site_page_not_found(request, exception)
+def not_found_response() -> JsonResponse:
     return _json(404, "not_found", "There is no such API endpoint. See /api/v1/schema/.")
 
 
-def server_error(request):
-    """500: JSON under /api/ with a reference that is also in the log, as the site's page has."""
-    if not is_api_request(request):
-        from fundfill.views import server_error as site_server_error
-
-        return site_server_error(request)
-    # The same reference and log line as fundfill.views.server_error, so one grep finds either.
-    reference = uuid.uuid4().hex[:12]
-    logger.error("500 reference=%s path=%s", reference, request.path, exc_info=True)
+def server_error_response(reference: str) -> JsonResponse:
+    """500 with the reference the log line carries, as the site's error page shows it."""
     response = _json(
         500,
         "server_error",

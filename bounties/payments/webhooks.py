@@ -75,7 +75,7 @@ def _not_json(constant):
 
 def _describe(event) -> str:
     if event is None:
-        return "the body is not JSON"
+        return "the body is not JSON (or nested too deep to read)"
     if not isinstance(event, dict):
         return f"a JSON {type(event).__name__}, not an event object"
     return f"id {ascii(event.get('id'))[:80]}"
@@ -90,7 +90,7 @@ def receive(payload: bytes, signature: str | None) -> tuple[int, dict]:
         return _refused(exc.__class__.__name__)
     try:
         event = json.loads(text, parse_constant=_not_json)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         event = None
     event_id = _usable_id(event)
     if event_id is None:

@@ -255,3 +255,15 @@ def test_behind_a_trusted_proxy_the_lockout_follows_the_forwarded_address(user, 
     own = Client(**via, HTTP_X_FORWARDED_FOR="192.0.2.44")
     response = own.post("/accounts/login/", {"username": user.username, "password": "correct horse battery"})
     assert response.status_code == 302
+
+
+def test_a_request_django_refuses_gets_a_400_in_the_sites_look(client, site_tree, settings):
+    # A forged Host header is refused before any view runs.
+    settings.ALLOWED_HOSTS = ["testserver", "localhost"]
+    response = client.get("/funds/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "We could not understand that request" in html
+    assert "No money moved." in html
+    assert "fundfill.css" in html  # the site's page, not Django's bare "Bad Request (400)"
