@@ -80,6 +80,19 @@ def test_production_passes_the_deploy_checks(tmp_path):
     assert "System check identified no issues" in result.stdout
 
 
+def secure_cookie_flags(env) -> list[str]:
+    """SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE as the settings in `env` make them."""
+    printed = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)",
+        env=env,
+    )
+    assert printed.returncode == 0, printed.stderr
+    return printed.stdout.split()
+
+
 def test_production_behind_a_redirecting_proxy_keeps_secure_cookies_and_passes_the_checks(tmp_path):
     # The platform's router does the HTTPS redirect, so the app's own redirect is off:
     # that must not quietly drop the Secure flag from the session and CSRF cookies.
@@ -89,27 +102,13 @@ def test_production_behind_a_redirecting_proxy_keeps_secure_cookies_and_passes_t
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
-    printed = manage(
-        "shell",
-        "--no-imports",
-        "-c",
-        "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)",
-        env=env,
-    )
-    assert printed.stdout.split() == ["True", "True"], printed.stderr
+    assert secure_cookie_flags(env) == ["True", "True"]
 
 
 def test_insecure_cookies_only_when_an_operator_says_so(tmp_path):
     env = production_environment(tmp_path, SECURE_SSL_REDIRECT="false", INSECURE_COOKIES="true")
 
-    printed = manage(
-        "shell",
-        "--no-imports",
-        "-c",
-        "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)",
-        env=env,
-    )
-    assert printed.stdout.split() == ["False", "False"], printed.stderr
+    assert secure_cookie_flags(env) == ["False", "False"]
 
 
 def test_production_without_a_secret_key_refuses_to_start(tmp_path):
