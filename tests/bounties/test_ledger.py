@@ -134,6 +134,83 @@ def test_raw_sql_changes_to_ledger_rows_are_refused_by_the_database(alice, sql):
     assert after == before
 
 
+# --- Balanced by the database: the deferred constraint trigger (PostgreSQL) ----------------------
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite has no deferred constraint triggers"
+)
+
+
+def insert_entries(transfer, legs):
+    """Write entries by hand, one INSERT per leg: nothing in Python checks the sum."""
+    with connection.cursor() as cursor:
+        for account, amount in legs:
+            cursor.execute(
+                "INSERT INTO bounties_entry (transfer_id, account_id, amount) VALUES (%s, %s, %s)",
+                [transfer.pk, account.pk, amount],
+            )
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "write, total",
+    [
+        # One leg through the ORM, bypassing transfer_post: 5.00 appears from nowhere.
+        (
+            lambda transfer, world, wallet: Entry.objects.create(
+                transfer=transfer, account=wallet, amount=500
+            ),
+            500,
+        ),
+        # Two legs by raw SQL that do not cancel: 5.00 in, 4.00 out.
+        (lambda transfer, world, wallet: insert_entries(transfer, [(world, -400), (wallet, 500)]), 100),
+    ],
+    ids=["orm-one-leg", "raw-sql-legs-off-by-100"],
+)
+def test_the_database_refuses_an_unbalanced_transfer_at_commit(write, total):
+    alice = UserFactory(username="alice")
+    wallet, world = wallet_for(alice), external_account()
+    with pytest.raises(
+        IntegrityError, match=rf"transfer \d+ is unbalanced: its entries sum to {total}, not 0"
+    ):
+        with transaction.atomic():
+            transfer = Transfer.objects.create(kind=TransferKind.DEPOSIT, idempotency_key="by-hand")
+            write(transfer, world, wallet)
+            # Deferred: the statement itself succeeded; the refusal comes at COMMIT.
+            assert Entry.objects.filter(transfer=transfer).aggregate(t=Sum("amount"))["t"] == total
+    # COMMIT failed, so the whole transaction rolled back: no transfer, no entry.
+    assert not Transfer.objects.filter(idempotency_key="by-hand").exists()
+    assert Entry.objects.count() == 0
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_a_leg_added_to_a_committed_transfer():
+    alice = UserFactory(username="alice")
+    deposit = top_up(alice, 1_000)  # committed: world -1 000, wallet +1 000
+    deposit.refresh_from_db()
+    wallet = wallet_for(alice)
+    with pytest.raises(IntegrityError, match=f"transfer {deposit.transfer_id} is unbalanced"):
+        with transaction.atomic():
+            insert_entries(deposit.transfer, [(wallet, 1)])
+    assert Entry.objects.filter(transfer=deposit.transfer_id).count() == 2
+    assert ledger_violations() == []
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_transfer_written_leg_by_leg_commits_once_it_balances():
+    alice = UserFactory(username="alice")
+    wallet, world = wallet_for(alice), external_account()
+    with transaction.atomic():
+        transfer = Transfer.objects.create(kind=TransferKind.DEPOSIT, idempotency_key="by-hand")
+        insert_entries(transfer, [(world, -500)])  # unbalanced for a moment: the check waits for COMMIT
+        insert_entries(transfer, [(wallet, 500)])
+    # Committed: both legs stored, summing to zero.
+    assert legs(transfer) == {world.pk: -500, wallet.pk: 500}
+
+
 def test_check_constraints_refuse_negative_balances_and_zero_entries(alice, fund):
     top_up(alice, 1_000)
     wallet, escrow = wallet_for(alice), escrow_for(Fund.objects.get(pk=fund.pk))
