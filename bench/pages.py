@@ -7,10 +7,10 @@ Starts its own PostgreSQL and Redis, loads the demo content with production sett
 collects static files, and runs gunicorns (`--workers 2 --no-control-socket`):
 bench/bareview.py (`GET /ok`, the ceiling), the site with the page cache on, the same
 site with `PAGE_CACHE=off` ("uncached": every request renders, as for a signed-in
-reader, with what only a publish changes remembered per process, fundfill/memo.py), and
+reader, with what only a publish changes remembered per process, pagecache/memo.py), and
 with `PAGE_MEMO=off` too ("cold": every render reads everything, as the first render
 after a publish does). Two more serve the site without `REDIS_URL`, where the shared
-cache is the database (fundfill/cache.py), cached and uncached: rows "…, no Redis".
+cache is the database (pagecache/backends.py), cached and uncached: rows "…, no Redis".
 The uncached figures come from other servers, not from a
 cache-busting parameter a visitor could use too. Each target is loaded with wrk
 and reported as req/s, p50 and p99, and as a ratio of the bare view's req/s measured in
@@ -211,7 +211,7 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
     cold_port = services.free_port()
     cold_env = site_environment(work, site_db, redis_url, cold_port, PAGE_CACHE="off", PAGE_MEMO="off")
     cold = gunicorn("fundfill.wsgi:application", cold_env, cold_port, "cold")
-    # Without REDIS_URL the shared cache is the database (fundfill/cache.py): the same site on it.
+    # Without REDIS_URL the shared cache is the database (pagecache/backends.py): the same site on it.
     db_cached_port, db_uncached_port = services.free_port(), services.free_port()
     db_cached_env = site_environment(work, site_db, "", db_cached_port)
     db_cached = gunicorn("fundfill.wsgi:application", db_cached_env, db_cached_port, "cached-db")

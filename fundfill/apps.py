@@ -1,11 +1,8 @@
 from django.apps import AppConfig
 
+from fundfill import checks  # noqa: F401  (registers the start-up checks)
+
 
 class FundfillConfig(AppConfig):
     name = "fundfill"
     verbose_name = "Fundfill project"
-
-    def ready(self):
-        from fundfill import checks, pagecache  # noqa: F401
-
-        pagecache.connect_signals()

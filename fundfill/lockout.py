@@ -4,6 +4,8 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from bounties.api.errors import error_body
+
 
 def client_ip(request):
     """REMOTE_ADDR, or behind `TRUSTED_PROXY_HOPS` proxies, the address the outermost one saw.
@@ -24,8 +26,6 @@ def locked_out(request, response=None, credentials=None):
     """After too many wrong passwords: the API's error shape under /api/, else a page (429 both)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     if request.path.startswith("/api/"):
-        from bounties.api.errors import error_body
-
         message = (
             f"Too many wrong passwords: logging in to this account from here is locked for {minutes} minutes."
         )

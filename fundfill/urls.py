@@ -6,7 +6,8 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from bounties import live
-from fundfill import media, serving, views
+from fundfill import media, views
+from pagecache import serving
 from search import views as search_views
 
 # JSON in the API's error shape under /api/, the site's pages elsewhere (fundfill/views.py).
@@ -36,7 +37,7 @@ if settings.DEBUG:
 
 urlpatterns += [
     # Wagtail's own URLs, with its page serving (last: it catches everything else) in the
-    # version that remembers routes per publish (fundfill/serving.py).
+    # version that remembers routes per publish (pagecache/serving.py).
     *[pattern for pattern in wagtail_urls.urlpatterns if pattern.name != "wagtail_serve"],
     re_path(wagtail_urls.serve_pattern, serving.serve, name="wagtail_serve"),
 ]

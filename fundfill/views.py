@@ -8,6 +8,7 @@ from django.contrib.auth import login
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.http import require_http_methods
@@ -49,8 +50,6 @@ def _safe_next(request) -> str:
 
 
 def _has_route(name):
-    from django.urls import NoReverseMatch, reverse
-
     try:
         reverse(name)
     except NoReverseMatch:

@@ -9,10 +9,10 @@ from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField
 from wagtail.models import Page, Site
 
+from base.seo import SocialMetaMixin, social_meta_for
 from bounties.models import FundPage, FundStatus
-from fundfill import memo
-from fundfill.seo import SocialMetaMixin, social_meta_for
-from fundfill.serving import FastRouteMixin, public_pages
+from pagecache import memo
+from pagecache.serving import FastRouteMixin, public_pages
 
 
 class HomePage(FastRouteMixin, SocialMetaMixin, Page):
@@ -125,7 +125,7 @@ class IncidentLevel(models.TextChoices):
 class IncidentNotice(BaseSiteSetting):
     """A banner at the top of every page, for telling readers what is going on during an incident.
 
-    Saving it purges the page cache (`fundfill.pagecache`), so switching it on or off shows
+    Saving it purges the page cache (`pagecache.purge`), so switching it on or off shows
     on every page at the next request.
     """
 

@@ -1,5 +1,6 @@
 import pytest
 
+from pagecache import generation, memo
 from tests.factories import FundPageFactory, UserFactory, build_site
 
 
@@ -45,18 +46,14 @@ def page_cache(settings):
 
     Bumping the generation empties it for this test without touching other xdist workers' keys.
     """
-    from fundfill import pagecache
-
     settings.PAGE_CACHE = True
-    pagecache.bump_generation()
-    return pagecache
+    generation.bump_generation()
+    return generation
 
 
 @pytest.fixture(autouse=True)
 def _fresh_page_memo():
     """Each test starts with nothing remembered: a rolled-back test's pages must not outlive it."""
-    from fundfill import memo
-
     memo.forget()
     yield
     memo.forget()

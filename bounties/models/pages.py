@@ -13,10 +13,10 @@ from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
+from base.seo import SocialMetaMixin, social_meta_for
 from bounties.blocks import BodyBlock
-from fundfill import memo
-from fundfill.seo import SocialMetaMixin, social_meta_for
-from fundfill.serving import FastServeMixin, public_pages
+from pagecache import memo
+from pagecache.serving import FastServeMixin, public_pages
 
 from .funds import Fund, FundStatus
 

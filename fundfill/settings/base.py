@@ -32,10 +32,13 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
     "fundfill",
+    "base",
+    "pagecache",
     "accounts",
     "home",
     "bounties",
     "search",
+    "demo",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.routable_page",
@@ -68,8 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: a cached page is served before any other middleware runs, with the headers they
-    # added when it was stored (fundfill/pagecache.py).
-    "fundfill.pagecache.PageCacheMiddleware",
+    # added when it was stored (pagecache/middleware.py).
+    "pagecache.middleware.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -222,12 +225,12 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # Cache and background jobs: Redis when REDIS_URL is set (scale-out), else the database for
 # both. Either way the cache is shared by every process (web, worker, manage.py), so a publish
-# anywhere reaches every page cache (fundfill/pagecache.py); a per-process cache would not.
+# anywhere reaches every page cache (pagecache/generation.py); a per-process cache would not.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "fundfill.cache.RedisCache",  # Django's, reusing its client (fundfill/cache.py)
+            "BACKEND": "pagecache.backends.RedisCache",  # Django's, reusing its client (pagecache/backends.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "fundfill",
         }
@@ -238,9 +241,9 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            # Django's, with an atomic incr that keeps expiry (fundfill/cache.py); the table comes
+            # Django's, with an atomic incr that keeps expiry (pagecache/backends.py); the table comes
             # from the migrations. Room for every page and feed a minute, rate-limit keys included.
-            "BACKEND": "fundfill.cache.DatabaseCache",
+            "BACKEND": "pagecache.backends.DatabaseCache",
             "LOCATION": "fundfill_cache",
             "KEY_PREFIX": "fundfill",
             "OPTIONS": {"MAX_ENTRIES": 5000},
@@ -251,7 +254,7 @@ else:
     # Sessions stay plain `db`: cached_db would read the cache table instead of the session
     # table (the same one query) and write both.
 
-# The anonymous page cache (fundfill/pagecache.py): pages and feeds from the cache above,
+# The anonymous page cache (pagecache/middleware.py): pages and feeds from the cache above,
 # purged after every publish, unpublish, move or delete. Entries are fresh for
 # PAGE_CACHE_SECONDS, which bounds how old the live figures (pledged, backers) can be.
 PAGE_CACHE = env_bool("PAGE_CACHE", True)
@@ -263,7 +266,7 @@ PAGE_CACHE_ALIAS = "default"
 # Pledges a backer may send a minute, web and API together (bounties/ratelimits.py); empty: no limit.
 PLEDGE_RATE_LIMIT = os.environ.get("PLEDGE_RATE_LIMIT", "30/m")
 # Serving a live page remembers its route, restrictions, notice and link-preview tags per
-# process until the generation moves (fundfill/memo.py); off renders each from the database.
+# process until the generation moves (pagecache/memo.py); off renders each from the database.
 # Only with a shared cache (Redis or the database): with local memory each process would have its
 # own generation.
 PAGE_MEMO = env_bool("PAGE_MEMO", True)

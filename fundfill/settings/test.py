@@ -30,12 +30,12 @@ FUNDFILL_ALLOW_FAULTS = True  # control tests switch FUNDFILL_FAULTS on
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "fundfill.cache.RedisCache",  # Django's, reusing its client (fundfill/cache.py)
+            "BACKEND": "pagecache.backends.RedisCache",  # Django's, reusing its client (pagecache/backends.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"fundfill-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # as base.py with REDIS_URL
 # Off by default: most tests build pages and read them back inside one transaction, where no
-# purge can run. The page-cache tests switch it on (tests/fundfill/test_pagecache.py).
+# purge can run. The page-cache tests switch it on (tests/pagecache/test_middleware.py).
 PAGE_CACHE = False

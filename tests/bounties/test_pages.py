@@ -14,8 +14,8 @@ from wagtail.test.utils.form_data import querydict_from_html
 from wagtail_factories import ImageFactory
 
 from bounties.models import FailurePolicy, Fund, FundIndexPage, FundPage, FundStatus, FundUpdatePage
-from fundfill import memo
 from home.models import HomePage
+from pagecache import memo
 from tests.factories import FundUpdatePageFactory, UserFactory, publish
 
 
@@ -190,7 +190,7 @@ def test_fund_page_renders_in_a_bounded_number_of_queries(client, make_fund, dja
     for n in range(5):
         FundUpdatePageFactory(parent=fund, title=f"News {n}")
     client.get(fund.url)  # the first view makes the image rendition
-    memo.forget()  # the cold render, as after a publish (tests/fundfill/test_memo.py: the warm one)
+    memo.forget()  # the cold render, as after a publish (tests/pagecache/test_memo.py: the warm one)
 
     # Measured: 13 queries, the same with 0, 1, 5 or 20 news items (site, routing through the
     # tree, view restrictions, image, incident notice, fund state, news). The bound is

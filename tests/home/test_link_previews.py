@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from bounties.models import Fund
-from fundfill import memo
+from pagecache import memo
 from tests.factories import FundUpdatePageFactory, publish
 from tests.pages_html import parse_page
 
@@ -122,7 +122,7 @@ def busy_site(featured, make_fund):
         # counters (read apart, as every warm render does): one query each list.
         ("/", 8),
         # Site, homepage, the pages on the path, the fund with its counters and image
-        # (fundfill/serving.py), view restrictions, news (and its restriction check), incident
+        # (pagecache/serving.py), view restrictions, news (and its restriction check), incident
         # notice, the counters (read apart from the page, as every warm render does): nothing per
         # news item.
         ("/funds/audit-truecrypt/", 9),
@@ -133,7 +133,7 @@ def test_pages_render_cold_in_a_bounded_number_of_queries(
     client, busy_site, path, bound, django_assert_max_num_queries
 ):
     client.get(path)  # renditions are made on first use
-    memo.forget()  # the cold render, as after a publish (tests/fundfill/test_memo.py: the warm one)
+    memo.forget()  # the cold render, as after a publish (tests/pagecache/test_memo.py: the warm one)
     with django_assert_max_num_queries(bound):
         assert client.get(path).status_code == 200
 

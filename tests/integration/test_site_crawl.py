@@ -3,7 +3,7 @@
 `load_demo` builds the site `make run` serves; these follow every same-site link from the
 homepage (forms' GET actions included, nothing that POSTs) and check that no page errors,
 no link is broken, and every HTML page names itself in <title>. A page rendered from the
-render memo (fundfill/memo.py) must be byte for byte the page rendered without it.
+render memo (pagecache/memo.py) must be byte for byte the page rendered without it.
 """
 
 from collections import deque
@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
-from fundfill import memo
+from pagecache import memo
 
 pytestmark = pytest.mark.django_db  # load_demo's money operations run inside the test transaction
 

@@ -1,4 +1,4 @@
-"""The render memo (fundfill/memo.py): what serving a live page remembers until the next publish.
+"""The render memo (pagecache/memo.py): what serving a live page remembers until the next publish.
 
 With the page cache off (as for every signed-in reader), a page's second render must cost
 only its live reads, show every publish at the next request, and never remember money,
@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory
 from wagtail.models import PageViewRestriction, Site
 
 from bounties.models import Fund, FundPage, FundStatus
-from fundfill import memo, pagecache
+from pagecache import generation, memo
 from tests.factories import FundUpdatePageFactory, publish
 
 FUND = "/funds/audit-truecrypt/"
@@ -109,7 +109,7 @@ def test_another_processs_publish_shows_once_the_shared_generation_moves(site, s
     # Another server process publishes: its commit changes the rows, then it bumps the generation.
     FundPage.objects.filter(pk=fund.pk).update(title="Audit VeraCrypt")
     assert "<h1>Audit TrueCrypt</h1>" in html(FUND)  # remembered until the generation moves
-    pagecache.page_cache().incr(pagecache.GENERATION_KEY)
+    generation.page_cache().incr(generation.GENERATION_KEY)
     page = html(FUND)
     assert "<h1>Audit VeraCrypt</h1>" in page and "Audit TrueCrypt" not in page
 
@@ -158,7 +158,7 @@ def test_pages_still_render_when_the_cache_is_down(site, settings, caplog):
     html(FUND)
     settings.CACHES = {
         **settings.CACHES,
-        "down": {"BACKEND": "fundfill.cache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"},
+        "down": {"BACKEND": "pagecache.backends.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"},
     }
     settings.PAGE_CACHE_ALIAS = "down"
     settings.PAGE_CACHE_LOCAL_SECONDS = 0
@@ -179,7 +179,7 @@ def test_a_render_that_raced_a_publish_is_never_used_again(db, settings):
         return request
 
     slow = stamped()  # started before the publish
-    pagecache.page_cache().incr(pagecache.GENERATION_KEY)  # another process publishes
+    generation.page_cache().incr(generation.GENERATION_KEY)  # another process publishes
     fresh = stamped()
     assert memo.remember(fresh, "what", lambda: "new") == "new"
     # The slow render finishes now: what it read is kept from everyone who started later.

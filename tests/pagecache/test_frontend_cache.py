@@ -7,6 +7,7 @@ from wagtail.contrib.frontend_cache.backends.base import BaseBackend
 from wagtail.models import Site
 
 from home.models import IncidentNotice
+from pagecache.purge import pages_referring_to
 from tests.factories import FundUpdatePageFactory, publish
 
 PURGED = []
@@ -98,3 +99,12 @@ def test_without_a_cdn_configured_nothing_is_sent(settings, fund, django_capture
     with django_capture_on_commit_callbacks(execute=True):
         publish(fund)
     assert PURGED == []
+
+
+def test_the_pages_that_show_a_fund_come_from_wagtails_reference_index(fund, home_page):
+    """The purge names no page type: the homepage's page chooser is in Wagtail's ReferenceIndex."""
+    assert pages_referring_to(fund) == []
+    home_page.featured_fund = fund
+    publish(home_page)
+    assert [page.pk for page in pages_referring_to(fund)] == [home_page.pk]
+    assert type(pages_referring_to(fund)[0]).__name__ == "HomePage"  # specific: its own cached paths

@@ -1,10 +1,12 @@
 """Link-preview metadata: what a page says about itself in <head>.
 
 Every page type mixes in `SocialMetaMixin`, whose `social_meta(request)` returns a
-`SocialMeta`; `get_context` puts it in the template context as `meta`, and
-`templates/includes/meta.html` renders it: <title>, the meta description, the
-canonical link, Open Graph and the Twitter card. Pages override the pieces they know
-better (a fund has a summary and an image; the homepage speaks for its featured fund).
+`SocialMeta`; `get_context` puts it in the template context as `meta`, built when the
+template first reads it (`LazySocialMeta`: a template that takes its <head> from elsewhere,
+such as a remembered fragment, never builds it), and `templates/includes/meta.html` renders
+it: <title>, the meta description, the canonical link, Open Graph and the Twitter card.
+Pages override the pieces they know better (a fund has a summary and an image; the
+homepage speaks for its featured fund).
 
 Absolute URLs are built on `settings.SITE_URL`, never on the request's Host header: a
 link preview fetched through a proxy or a CDN must name the public address.
@@ -14,10 +16,9 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from django.conf import settings
+from django.utils.functional import cached_property
 from wagtail.images.models import SourceImageIOError
 from wagtail.models import Site
-
-from fundfill import memo
 
 # Open Graph's recommended large-card size (1.91:1); X and LinkedIn crop from it too.
 SOCIAL_IMAGE_FILTER = "fill-1200x630"
@@ -88,6 +89,23 @@ def social_meta_for(
     )
 
 
+class LazySocialMeta:
+    """A `SocialMeta` built on first read: always true, so `{% if meta %}` builds nothing."""
+
+    def __init__(self, build):
+        self.build = build
+
+    def __bool__(self):
+        return True
+
+    @cached_property
+    def value(self) -> SocialMeta:
+        return self.build()
+
+    def __getattr__(self, name):
+        return getattr(self.value, name)
+
+
 class SocialMetaMixin:
     """For Page subclasses: puts `meta` (this page's `social_meta(request)`) in the template context."""
 
@@ -96,6 +114,5 @@ class SocialMetaMixin:
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        key = ("meta", self.pk, request.scheme, request.get_host())
-        context["meta"] = memo.remember(request, key, lambda: self.social_meta(request))
+        context["meta"] = LazySocialMeta(lambda: self.social_meta(request))
         return context

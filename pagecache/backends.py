@@ -8,8 +8,8 @@ per pool and reuse it. Everything else (serialisation, keys, timeouts) is Django
 
 **The database** (no `REDIS_URL`): the cache every process shares when there is no Redis,
 so a publish in the worker or in another web process reaches every process (the page
-cache's generation, `fundfill/pagecache.py`). Its table is created by a migration
-(`fundfill/migrations/0001_cache_table.py`), so `migrate` is all a deployment needs.
+cache's generation, `pagecache.generation`). Its table is created by a migration
+(`pagecache/migrations/0001_cache_table.py`), so `migrate` is all a deployment needs.
 Django's `incr` is a read and then a `set`: two processes counting at once can both
 write the same number (the page cache's generation could even step *back* and bring a
 purged entry to life), and the `set` gives the key the default timeout, which would

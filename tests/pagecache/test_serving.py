@@ -1,12 +1,12 @@
-"""The miss path's shortcuts (fundfill/serving.py) route and restrict exactly as Wagtail does."""
+"""The miss path's shortcuts (pagecache/serving.py) route and restrict exactly as Wagtail does."""
 
 import pytest
 from django.http import Http404
 from django.test import RequestFactory
 from wagtail.models import Page, PageViewRestriction
 
-from fundfill.serving import public_pages
 from home.models import HomePage
+from pagecache.serving import public_pages
 from tests.factories import FundUpdatePageFactory
 
 PATHS = [

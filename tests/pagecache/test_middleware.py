@@ -1,4 +1,4 @@
-"""The anonymous page cache (fundfill/pagecache.py) on the real cache (Redis from the harness).
+"""The anonymous page cache (pagecache/middleware.py) on the real cache (Redis from the harness).
 
 Who gets a cached page and who never does; what is never stored (CSRF tokens, previews,
 errors, cookies); what purges it; and what a hit costs. Purges run on commit: here the
@@ -18,9 +18,9 @@ from wagtail.models import PageViewRestriction, Site
 
 from bounties.models import Fund
 from home.models import HomePage, IncidentLevel, IncidentNotice
+from pagecache import generation
+from pagecache.middleware import HEADER, LOCK_PREFIX, entry_key
 from tests.factories import FundUpdatePageFactory, publish
-
-HEADER = "X-Page-Cache"
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_other_cookies_share_the_anonymous_page(site):
     assert client.get("/")[HEADER] == "hit"
 
 
-def test_no_cached_page_holds_a_csrf_token(site, page_cache):
+def test_no_cached_page_holds_a_csrf_token(site):
     for path in [*PAGES, *FEEDS, "/search/?q=audit"]:
         get(path)
         response = get(path)
@@ -143,14 +143,14 @@ def test_a_page_that_renders_a_csrf_token_is_never_stored(site):
         assert get("/")[HEADER] == "bypass (sets a cookie)"
 
 
-def test_login_and_signup_are_never_cached(site, page_cache):
+def test_login_and_signup_are_never_cached(site):
     for path in ["/accounts/login/", "/accounts/signup/"]:
         for _ in range(2):
             response = get(path)
             assert HEADER not in response
             assert "csrftoken" in response.cookies  # their token goes with a cookie, to one reader
         # Not a page: this process no longer asks the cache about it.
-        assert page_cache._local.is_not_page(path)
+        assert generation.local.is_not_page(path)
 
 
 def test_preview_is_never_served_from_or_stored_in_the_cache(site, make_fund):
@@ -301,29 +301,29 @@ def test_live_figures_on_a_cached_page_are_at_most_page_cache_seconds_old(site, 
     assert '<strong class="progress__pledged">$370</strong>' in html and "12 backers" in html
 
 
-def test_a_stale_page_is_rerendered_by_one_request_while_others_get_the_last_copy(site, settings, page_cache):
+def test_a_stale_page_is_rerendered_by_one_request_while_others_get_the_last_copy(site, settings):
     settings.PAGE_CACHE_SECONDS = 1
     primed("/")
     time.sleep(1.05)
     # Another process holds the right to re-render: this reader gets the copy from a moment ago.
-    lock = page_cache.LOCK_PREFIX + page_cache._entry_key(RequestFactory().get("/"), "")
-    page_cache.page_cache().add(lock, 1, timeout=5)
+    lock = LOCK_PREFIX + entry_key(RequestFactory().get("/"))
+    generation.page_cache().add(lock, 1, timeout=5)
     assert get("/")[HEADER] == "stale"
-    page_cache.page_cache().delete(lock)
+    generation.page_cache().delete(lock)
     assert get("/")[HEADER] == "miss"
     assert get("/")[HEADER] == "hit"
 
 
-def test_a_purge_by_another_process_is_seen_within_the_local_interval(site, settings, page_cache):
+def test_a_purge_by_another_process_is_seen_within_the_local_interval(site, settings):
     primed("/")
     # Another server process publishes: it bumps the shared generation, not ours.
-    page_cache.page_cache().incr(page_cache.GENERATION_KEY)
+    generation.page_cache().incr(generation.GENERATION_KEY)
     time.sleep(settings.PAGE_CACHE_LOCAL_SECONDS + 0.02)
     assert get("/")[HEADER] == "miss"
 
 
-def test_without_a_local_interval_every_hit_reads_the_shared_generation(site, settings, page_cache):
+def test_without_a_local_interval_every_hit_reads_the_shared_generation(site, settings):
     settings.PAGE_CACHE_LOCAL_SECONDS = 0
     primed("/")
-    page_cache.page_cache().incr(page_cache.GENERATION_KEY)
+    generation.page_cache().incr(generation.GENERATION_KEY)
     assert get("/")[HEADER] == "miss"

@@ -14,11 +14,11 @@ them) ahead of template work, so these cut queries without changing what is serv
   (aliases resolved as Wagtail does) in one query instead of two.
 - `serve` (Wagtail's view, under the same URL name): the Site, the route, the page's view
   restrictions and the site's root paths are remembered per process until the next
-  publish (`fundfill.memo`), so a render after the first costs none of those queries.
+  publish (`pagecache.memo`), so a render after the first costs none of those queries.
 - `public_pages`: Wagtail's `public()` for listings, its restricted subtrees remembered too.
 - `remember_site`: the Site part of that, for views outside `serve` too (search).
 
-tests/fundfill/test_serving.py checks every route against Wagtail's own walk.
+tests/pagecache/test_serving.py checks every route against Wagtail's own walk.
 """
 
 from django.db.models import Q
@@ -27,11 +27,11 @@ from django.utils import translation
 from wagtail.contrib.routable_page.models import RoutablePageMixin
 from wagtail.models import Page, PageViewRestriction, Site
 
-from fundfill import memo
+from pagecache import memo
 
 
 def serve(request, path):
-    """Wagtail's `serve`, with the Site and the route remembered for the generation (fundfill/memo.py)."""
+    """Wagtail's `serve`, with the Site and the route remembered for the generation (`pagecache.memo`)."""
     from wagtail import views as wagtail_views  # not at import time: models import this module
 
     if request.method in ("GET", "HEAD") and remember_site(request):
@@ -81,7 +81,7 @@ class FastServeMixin:
     live_relations: tuple[str, ...] = ()
 
     def without_live_relations(self):
-        """This page as it may be remembered (fundfill/memo.py): rows that change without a publish dropped."""
+        """This page as it may be remembered (`pagecache.memo`): rows that change without a publish dropped."""
         for name in self.live_relations:
             self._state.fields_cache.pop(name, None)
         return self

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from fundfill.templatetags import userbar_tags
+from base.templatetags import userbar_tags
 from tests.factories import UserFactory
 
 FUND = "/funds/audit-truecrypt/"

@@ -5,7 +5,7 @@ walk the URL, check view restrictions, read the incident notice, build the link-
 tags and list the fund's news: eight queries and about 6 ms of ORM work a render
 (bench/pages.py). None of it changes between publishes, and everything that can change
 it (publishing, unpublishing, moving or deleting a page, a view restriction, a setting,
-a Site, an image) bumps the page cache's generation (`fundfill.pagecache`). So each
+a Site, an image) bumps the page cache's generation (`pagecache.generation`). So each
 process keeps those answers for the generation it reads at the start of a request, and
 starts over when the generation moves: the same rule, and the same freshness, as the
 page cache. Money (a fund's pledged total, backers, status) is never remembered here:
@@ -15,7 +15,7 @@ It needs a shared cache for the generation: Redis, or the database cache that is
 default without `REDIS_URL` (`make run` too), where a publish by the worker or by another
 web process moves the one generation every process reads. With a per-process cache
 (local memory) it stays off: another process's publish would never reach this memo.
-Only requests stamped by `fundfill.serving.serve` (live pages, GET or HEAD) use it:
+Only requests stamped by `pagecache.serving.serve` (live pages, GET or HEAD) use it:
 previews, the admin and forms never do. Values are stored pickled and unpickled for each
 request, so no two requests share a model instance that Wagtail or a template may cache
 things on.
@@ -30,7 +30,9 @@ from django.conf import settings
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 
-logger = logging.getLogger("fundfill.memo")
+from pagecache.generation import page_cache, request_generation
+
+logger = logging.getLogger(__name__)
 
 _ATTR = "_fundfill_memo_generation"
 MAX_ENTRIES = 2048
@@ -79,8 +81,6 @@ def stamp(request) -> bool:
     again. When the cache cannot be read the request simply renders without the memo.
     Returns whether the request may use it.
     """
-    from fundfill.pagecache import page_cache, request_generation
-
     if not settings.PAGE_MEMO or isinstance(page_cache(), (LocMemCache, DummyCache)):
         # A per-process cache holds a per-process generation: another process's publish
         # (the worker's scheduled publishing) would never reach this one's memo.

@@ -1,4 +1,4 @@
-"""`{% remember %}`: a fragment rendered once per publish and process (fundfill/memo.py).
+"""`{% remember %}`: a fragment rendered once per publish and process (`pagecache.memo`).
 
     {% remember "fund-body" page.pk %}…{% endremember %}
 
@@ -15,7 +15,7 @@ by the purge generation, which every such change moves, and lives in the process
 
 from django import template
 
-from fundfill import memo
+from pagecache import memo
 
 register = template.Library()
 

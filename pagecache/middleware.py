@@ -2,7 +2,7 @@
 
 wagtail-cache does not run on Wagtail 8 and Django's per-site cache cannot be purged by
 page, so this is a small middleware on the configured Django cache: Redis with `REDIS_URL`,
-else the database cache (fundfill/cache.py). Both are shared by every process.
+else the database cache (`pagecache.backends`). Both are shared by every process.
 
 **Purged by one number.** Every entry records the cache *generation* it was
 rendered in. Anything that can change what some page shows (publishing, unpublishing,
@@ -15,7 +15,7 @@ renders, so a render that raced a publish is stored under the old generation and
 served: the classic purge-then-stale-refill race cannot happen.
 
 **Hits without a round trip.** Entries live in the shared cache, and each server
-process keeps copies of the ones it served (`_LocalCopies`). Reading the generation from
+process keeps copies of the ones it served (`pagecache.generation.LocalCopies`). Reading the generation from
 Redis on every hit cost about a third of the hit's throughput (bench/pages.py: 57 % of
 the bare view against 93 %), so a process trusts its last read of the generation for
 `PAGE_CACHE_LOCAL_SECONDS` (0.1 s). The process that ran a publish sees the new
@@ -55,31 +55,26 @@ because we store and serve only the variant for requests that carry none of the 
 that change a rendering (session, CSRF, messages). The header stays on the stored
 response so browsers and CDNs keep signed-in and anonymous copies apart.
 
-A CDN in front (wagtail.contrib.frontend_cache, configured by `WAGTAILFRONTENDCACHE`) is
-purged from the same after-commit callback: the page with its feed, its ancestors (the
-fund index and the homepage) and any homepage that features it.
+The generation and its purge live in `pagecache.generation` and `pagecache.purge`; a CDN in
+front (wagtail.contrib.frontend_cache, configured by `WAGTAILFRONTENDCACHE`) is purged from
+the same after-commit callback.
 """
 
 import hashlib
 import logging
 import pickle
-import threading
 import time
-from collections import OrderedDict
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.core.cache import caches
-from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 from django.utils.cache import cc_delim_re, patch_cache_control
 
-logger = logging.getLogger("fundfill.pagecache")
+from pagecache.generation import GENERATION_KEY, current_generation, local, page_cache
 
-GENERATION_KEY = "pagecache:generation"
+logger = logging.getLogger(__name__)
+
 ENTRY_PREFIX = "pagecache:page:"
 LOCK_PREFIX = "pagecache:lock:"
 # How long one request may hold the right to re-render a page before another may try.
@@ -91,102 +86,6 @@ TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "r
 MAX_PARAM_LENGTH = 200
 SAFE_VARY = {"cookie", "accept-encoding"}
 HEADER = "X-Page-Cache"
-
-
-def page_cache():
-    return caches[settings.PAGE_CACHE_ALIAS]
-
-
-# --- the generation ---------------------------------------------------------------------
-
-
-def _new_generation():
-    # A fresh start (first use, or the key was evicted) must not equal any stored entry's
-    # generation: start from the clock, then count up.
-    return time.time_ns()
-
-
-def current_generation(cache=None):
-    cache = cache or page_cache()
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, _new_generation(), timeout=None)
-        generation = cache.get(GENERATION_KEY)
-    _local.know_generation(generation)
-    return generation
-
-
-def request_generation():
-    """The generation a render starts from: this process's trusted copy, else read from the cache."""
-    generation = _local.trusted_generation(time.time())
-    return generation if generation is not None else current_generation()
-
-
-def bump_generation():
-    """Make every cached page a miss. Call after commit (see `purge_after_commit`)."""
-    cache = page_cache()
-    try:
-        generation = cache.incr(GENERATION_KEY)
-    except ValueError:  # missing: any new value invalidates every entry
-        cache.add(GENERATION_KEY, _new_generation(), timeout=None)
-        generation = cache.get(GENERATION_KEY)
-    _local.know_generation(generation)  # this process's very next request sees it
-    return generation
-
-
-class _LocalCopies:
-    """This process's copies of the generation and of recently served entries.
-
-    Reading both from Redis on every hit costs a round trip that bench/pages.py measured
-    at about a quarter of the hit's throughput. So a process trusts the generation it last
-    read for `PAGE_CACHE_LOCAL_SECONDS` (0.1 s), and serves an entry it already holds while
-    that generation and the entry's freshness allow. A bump is seen at once by the process
-    that made it, and by every other process within that interval.
-    """
-
-    MAX_ENTRIES = 512
-    MAX_NOT_PAGES = 4096
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.generation = None
-        self.read_at = 0.0
-        self.entries = OrderedDict()
-        # Paths this process has seen answered by views that are never cached (login, wallet):
-        # URLs map to the same views until the next deploy, so they skip the cache from then on.
-        self.not_pages = set()
-
-    def is_not_page(self, path):
-        return path in self.not_pages
-
-    def mark_not_page(self, path):
-        with self.lock:
-            if len(self.not_pages) >= self.MAX_NOT_PAGES:
-                self.not_pages.clear()
-            self.not_pages.add(path)
-
-    def know_generation(self, generation, now=None):
-        with self.lock:
-            self.generation, self.read_at = generation, now or time.time()
-
-    def trusted_generation(self, now):
-        if self.generation is not None and now - self.read_at < settings.PAGE_CACHE_LOCAL_SECONDS:
-            return self.generation
-        return None
-
-    def get(self, key):
-        with self.lock:
-            return self.entries.get(key)
-
-    def put(self, key, entry):
-        with self.lock:
-            self.entries[key] = entry
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.MAX_ENTRIES:
-                self.entries.popitem(last=False)
-
-
-_local = _LocalCopies()
 
 
 # --- which requests and responses ---------------------------------------------------------
@@ -238,8 +137,11 @@ def _normalized_query(request):
     return urlencode(sorted(items)), tracked
 
 
-def _entry_key(request, query):
-    # Scheme and host are part of the key: feeds and a few links are absolute.
+def entry_key(request, query=""):
+    """The cache key of a request's entry (`query` as `_normalized_query` keys it).
+
+    Scheme and host are part of the key: feeds and a few links are absolute.
+    """
     raw = f"{request.scheme}://{request.get_host()}{request.path}?{query}"
     return ENTRY_PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
@@ -312,17 +214,17 @@ class PageCacheMiddleware:
     def __call__(self, request):
         if not settings.PAGE_CACHE or not request_may_use_cache(request):
             return _mark_private(request, self.get_response(request))
-        if _local.is_not_page(request.path):
+        if local.is_not_page(request.path):
             return self.get_response(request)
         query, tracked = _normalized_query(request)
         if query is None:
             return _mark_private(request, self.get_response(request), "bypass (parameters)")
-        key = _entry_key(request, query)
+        key = entry_key(request, query)
 
         now = time.time()
-        generation = _local.trusted_generation(now)
+        generation = local.trusted_generation(now)
         if generation is not None:
-            entry = _local.get(key)
+            entry = local.get(key)
             if entry is not None and entry[0] == generation and entry[1] > now:
                 return _from_entry(entry, "hit")
 
@@ -334,11 +236,11 @@ class PageCacheMiddleware:
             if generation is None:
                 generation = current_generation(cache)
             else:
-                _local.know_generation(generation, now)
+                local.know_generation(generation, now)
             entry = found.get(key)
             if entry is not None and entry[0] == generation:
                 if entry[1] > now:
-                    _local.put(key, entry)
+                    local.put(key, entry)
                     return _from_entry(entry, "hit")
                 # Stale: one request re-renders, the others keep getting this entry meanwhile.
                 if not cache.add(LOCK_PREFIX + key, 1, timeout=LOCK_SECONDS):
@@ -350,13 +252,13 @@ class PageCacheMiddleware:
 
         response = self.get_response(request)
         if getattr(request, "resolver_match", None) is not None and not _is_page_view(request):
-            _local.mark_not_page(request.path)
+            local.mark_not_page(request.path)
         refusal = "tracking parameters" if tracked else _refusal(request, response)
         if refusal is None:
             seconds = settings.PAGE_CACHE_SECONDS
             patch_cache_control(response, public=True, max_age=seconds)
             entry = _entry(generation, time.time() + seconds, response)
-            _local.put(key, entry)
+            local.put(key, entry)
             try:
                 cache.set(key, entry, timeout=seconds + STALE_GRACE_SECONDS)
                 if lock_key:
@@ -372,126 +274,3 @@ class PageCacheMiddleware:
                 except Exception:
                     logger.warning("page cache unavailable", exc_info=True)
         return response
-
-
-# --- purging ----------------------------------------------------------------------------
-
-
-def _frontend_cache_enabled():
-    return bool(getattr(settings, "WAGTAILFRONTENDCACHE", None))
-
-
-def _cdn_urls(pages):
-    """Full URLs a CDN must drop for these pages: each with its feed, its ancestors, and featuring homepages."""
-    from wagtail.contrib.frontend_cache.utils import PurgeBatch
-
-    from home.models import HomePage
-
-    batch = PurgeBatch()
-    for page in pages:
-        if page is None:
-            continue
-        related = [page, *page.get_ancestors().filter(depth__gt=1).specific()]
-        related += list(HomePage.objects.filter(featured_fund_id=page.pk))
-        for each in related:
-            batch.add_page(each)
-    return batch.urls
-
-
-def purge_after_commit(pages=(), *, everything=False):
-    """After the current transaction commits: bump the generation and purge the CDN.
-
-    Outside a transaction it runs at once. URLs are worked out now, while the pages (and a
-    deleted page's ancestors) can still be read. This process's render memo is dropped at
-    once, so its own next request (even inside this transaction) renders afresh.
-    """
-    from fundfill import memo
-
-    memo.forget()
-    urls = set()
-    if _frontend_cache_enabled():
-        try:
-            urls = _cdn_urls(pages) if not everything else _cdn_urls(_site_roots())
-        except Exception:
-            logger.exception("page cache: could not work out the CDN URLs to purge")
-
-    def purge():
-        try:
-            bump_generation()
-        except Exception:
-            logger.exception("page cache: could not bump the generation")
-        if urls:
-            from wagtail.contrib.frontend_cache.utils import purge_urls_from_cache
-
-            purge_urls_from_cache(sorted(urls))
-
-    transaction.on_commit(purge)
-
-
-def _site_roots():
-    from wagtail.models import Site
-
-    return [site.root_page for site in Site.objects.select_related("root_page")]
-
-
-def _page_changed(sender, instance, **kwargs):
-    purge_after_commit([instance])
-
-
-def _page_moved(sender, instance, parent_page_before=None, url_path_before=None, **kwargs):
-    pages = [instance, parent_page_before]
-    if url_path_before and _frontend_cache_enabled():
-        old = type(instance).objects.get(pk=instance.pk)
-        old.url_path = url_path_before  # the address a CDN still holds
-        pages.append(old)
-    purge_after_commit(pages)
-
-
-def _page_deleted(sender, instance, **kwargs):
-    # Multi-table inheritance sends post_delete once per model in the chain: act once per page.
-    if ContentType.objects.get_for_id(instance.content_type_id).model_class() is type(instance):
-        purge_after_commit([instance])
-
-
-def _is_default_row(instance) -> bool:
-    """A settings row made on first read (`for_request` creates it with defaults) shows nothing new."""
-    for field in instance._meta.concrete_fields:
-        if field.primary_key or field.is_relation:
-            continue
-        if getattr(instance, field.attname) != field.get_default():
-            return False
-    return True
-
-
-def _everything_changed(sender, instance=None, **kwargs):
-    purge_after_commit(everything=True)
-
-
-def connect_signals():
-    from wagtail.contrib.settings.models import BaseGenericSetting, BaseSiteSetting
-    from wagtail.images import get_image_model
-    from wagtail.models import Page, PageViewRestriction, Site
-    from wagtail.signals import page_published, page_unpublished, post_page_move
-
-    # publish_scheduled publishes and unpublishes through the same actions, so these fire for it too.
-    page_published.connect(_page_changed, dispatch_uid="pagecache.published")
-    page_unpublished.connect(_page_changed, dispatch_uid="pagecache.unpublished")
-    post_page_move.connect(_page_moved, dispatch_uid="pagecache.moved")
-
-    def page_deleted(sender, instance, **kwargs):
-        if isinstance(instance, Page):
-            _page_deleted(sender, instance, **kwargs)
-
-    post_delete.connect(page_deleted, weak=False, dispatch_uid="pagecache.deleted")
-
-    def setting_saved(sender, instance, created=False, **kwargs):
-        if isinstance(instance, (BaseSiteSetting, BaseGenericSetting)):
-            if not (created and _is_default_row(instance)):
-                _everything_changed(sender, instance)
-
-    post_save.connect(setting_saved, weak=False, dispatch_uid="pagecache.setting")
-    for model in (PageViewRestriction, Site, get_image_model()):
-        post_save.connect(_everything_changed, sender=model, dispatch_uid=f"pagecache.save.{model.__name__}")
-        post_delete.connect(
-            _everything_changed, sender=model, dispatch_uid=f"pagecache.delete.{model.__name__}"
-        )

@@ -1,12 +1,12 @@
 """The database cache (the shared cache without REDIS_URL): its table comes from `migrate`, and
-`incr` is atomic across connections and keeps the key's expiry (fundfill/cache.py)."""
+`incr` is atomic across connections and keeps the key's expiry (pagecache/backends.py)."""
 
 import uuid
 
 import pytest
 from django.db import connection
 
-from fundfill.cache import DATABASE_CACHE_TABLE, DatabaseCache
+from pagecache.backends import DATABASE_CACHE_TABLE, DatabaseCache
 from tests.integration import run_concurrently
 
 
@@ -47,7 +47,7 @@ def test_incr_of_a_missing_or_expired_key_raises(cache):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_increments_are_never_lost(cache):
     """Eight connections count at once: a lost update here would be a page-cache generation
-    that stepped back (fundfill/pagecache.py)."""
+    that stepped back (pagecache/generation.py)."""
     cache.add("generation", 0, timeout=None)
 
     def count():

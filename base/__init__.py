@@ -1,0 +1,1 @@
+"""Shared page helpers that know nothing of caching: link-preview metadata, the editor userbar."""
