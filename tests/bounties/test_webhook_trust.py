@@ -26,7 +26,7 @@ from bounties.payments import webhook_secret
 from bounties.services.deposits import deposit_create
 from bounties.services.ledger import external_account, ledger_violations, transfer_post, wallet_for
 from tests.factories import UserFactory
-from tests.integration import checkout_event, failed_event
+from tests.money import checkout_event, failed_event
 
 pytestmark = pytest.mark.django_db
 
@@ -303,7 +303,8 @@ def test_a_signed_event_we_cannot_use_is_recorded_and_acknowledged(client, dora,
     assert wallet_cents(dora) == 0
     row = WebhookEvent.objects.get(event_id=event["id"])
     assert row.outcome in (WebhookOutcome.IGNORED, WebhookOutcome.UNUSABLE) and row.note
-    assert post(client, event).json()["replay"] is True  # and a redelivery is a replay
+    assert post(client, event).json()["replay"] is True  # and a redelivery is a replay...
+    assert wallet_cents(dora) == 0  # ...that credits nothing either
     assert ledger_violations() == []
 
 

@@ -19,7 +19,8 @@ from bounties.payments.webhooks import receive
 from bounties.services.deposits import deposit_create, deposit_create_once
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
-from tests.integration import checkout_event, deliver, errors_of, failed_event, run_concurrently, sign
+from tests.integration import errors_of, run_concurrently
+from tests.money import checkout_event, deliver, failed_event, sign
 
 pytestmark = pytest.mark.xdist_group("concurrency")
 
@@ -59,8 +60,9 @@ def snapshot():
 def test_same_event_delivered_twice_in_sequence_credits_once(erin, deposit):
     event = checkout_event(deposit)
     assert deliver(event) == (200, {"received": True, "replay": False})
+    assert wallet_cents(erin) == 2_500  # credited once...
     assert deliver(event) == (200, {"received": True, "replay": True})  # 2xx, so Stripe stops resending
-    assert wallet_cents(erin) == 2_500
+    assert wallet_cents(erin) == 2_500  # ...and the replay credits nothing
     assert WebhookEvent.objects.filter(event_id=event["id"]).count() == 1
     assert deposits_credited() == 1
     assert ledger_violations() == []
@@ -217,10 +219,11 @@ def test_http_endpoint_verifies_signature_without_csrf(erin, deposit):
         WEBHOOK_URL, data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
     )
     assert good.status_code == 200 and good.json() == {"received": True, "replay": False}
+    assert wallet_cents(erin) == 2_500
     again = client.post(
         WEBHOOK_URL, data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
     )
-    assert again.status_code == 200 and again.json()["replay"] is True
+    assert again.status_code == 200 and again.json() == {"received": True, "replay": True}
     assert wallet_cents(erin) == 2_500 and deposits_credited() == 1
     assert client.get(WEBHOOK_URL).status_code == 405  # POST only
     assert ledger_violations() == []
