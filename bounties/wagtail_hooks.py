@@ -15,8 +15,9 @@ from wagtail.admin.utils import get_valid_next_url_from_request
 from wagtail.models import Page
 from wagtail.permissions import register_permission_policy
 
+from bounties.admin.base import MONEY_MODELS, ReadOnlyPermissionPolicy
+from bounties.admin.viewsets import MoneyViewSetGroup
 from bounties.models import Account, FundPage, Pledge, Transfer
-from bounties.viewsets import MONEY_MODELS, MoneyViewSetGroup, ReadOnlyPermissionPolicy
 
 # Before any view asks for a policy: Wagtail refuses to replace a fallback it has already made.
 for model in MONEY_MODELS:

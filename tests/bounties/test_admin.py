@@ -9,12 +9,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from wagtail import hooks
 
+from bounties.admin.base import MONEY_MODELS
 from bounties.models import Account, Fund, FundPage, Pledge, Transfer
-from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
-from bounties.services.deposits import deposit_create
 from bounties.services.pledging import pledge_create
-from bounties.viewsets import MONEY_MODELS
 from tests.factories import UserFactory
+from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +25,6 @@ VIEWSETS = [
     "money_webhook_events",
     "money_outbox",
 ]
-
-
-def top_up(user, cents):
-    deposit = deposit_create(user=user, amount_cents=cents, gateway="local")
-    LocalGateway().pay(deposit, SUCCESS_CARD)
-    return deposit
 
 
 @pytest.fixture
