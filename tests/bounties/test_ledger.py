@@ -4,6 +4,7 @@ Money only moves as a Transfer whose Entries sum to zero; each Account caches th
 sum of its entries. The examples below write out every leg and balance.
 """
 
+import re
 from io import StringIO
 
 import pytest
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Sum
+from django.test.utils import CaptureQueriesContext
 
 from bounties.errors import InsufficientFunds
 from bounties.models import Account, AccountKind, Entry, Fund, Transfer, TransferKind
@@ -23,7 +25,7 @@ from bounties.services.ledger import (
 )
 from bounties.services.pledging import pledge_create, pledge_withdraw
 from tests.factories import UserFactory
-from tests.integration import top_up
+from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +85,30 @@ def test_transfer_post_refuses_unbalanced_zero_and_fractional_legs(alice):
         with pytest.raises(ValueError), transaction.atomic():
             transfer_post(kind=TransferKind.DEPOSIT, key=f"bad-{bad}", legs=bad)
     assert Transfer.objects.count() == 1 and balance(wallet) == 1_000
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending", "debit first"])
+def test_transfer_post_updates_balances_in_account_id_order_whatever_order_the_legs_come_in(
+    alice, fund, order
+):
+    # The lock order transfer_post promises (after the fund row): accounts in ascending id
+    # order, so two transfers over the same accounts queue behind each other instead of
+    # deadlocking (tests/integration/test_ledger_concurrency.py races them).
+    top_up(alice, 1_000)
+    wallet, world = wallet_for(alice), external_account()
+    escrow = escrow_for(Fund.objects.get(pk=fund.pk))
+    given = [(wallet, -300), (escrow, 200), (world, 100)]
+    if order != "debit first":
+        given.sort(key=lambda leg: leg[0].pk, reverse=order == "descending")
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        transfer_post(kind=TransferKind.AWARD, key="ordered", legs=given)
+    updated = [
+        int(pk)
+        for query in queries
+        for pk in re.findall(r'^UPDATE "bounties_account" .*"bounties_account"\."id" = (\d+)', query["sql"])
+    ]
+    assert updated == sorted([wallet.pk, escrow.pk, world.pk])
+    assert (balance(wallet), balance(escrow), balance(world)) == (700, 200, -900)
 
 
 def test_overdraft_is_refused_and_rolls_back(alice, fund):
