@@ -1,5 +1,19 @@
 """Domain errors. Each has a stable `code` shared by the API and the forms, and says
-whether money moved (it never does when one of these is raised: the transaction rolls back)."""
+whether money moved (it never does when one of these is raised: the transaction rolls back).
+
+A refusal carries everything a door needs to answer it, so the form, the API and the
+webhook say the same: `status`, `code`, `user_message`, `details` (facts such as
+`shortfall_cents`), and `retry_after` (seconds, sent as `Retry-After` by every door) when
+waiting helps. `error_body` is the one JSON shape of an error, for every JSON answer.
+"""
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    """Every JSON error's body: `{"error": {"code", "message"[, "details"]}}`."""
+    error = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
 
 
 class BountiesError(Exception):
@@ -8,6 +22,8 @@ class BountiesError(Exception):
     code = "error"
     status = 400
     default_message = "The request could not be completed."
+    # Seconds to wait before sending the same request again; None when waiting does not help.
+    retry_after: int | None = None
 
     def __init__(self, message=None, **details):
         self.message = message or self.default_message
@@ -18,6 +34,15 @@ class BountiesError(Exception):
     def user_message(self):
         return f"{self.message} No money moved."
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers every door sends with this refusal (`Retry-After`)."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
+    def body(self) -> dict:
+        """This refusal as JSON (`error_body`)."""
+        return error_body(self.code, self.user_message, self.details)
+
 
 class InvalidAmount(BountiesError):
     """The amount is not a positive whole number of cents within the site's limits."""
@@ -27,7 +52,11 @@ class InvalidAmount(BountiesError):
 
 
 class InsufficientFunds(BountiesError):
-    """The wallet holds less than the amount asked for."""
+    """The wallet holds less than the amount asked for.
+
+    Raised by `transfer_post` with `balance_cents` and `shortfall_cents` in `details` and a
+    message that names both, so the pledge form and the API need not rewrite it.
+    """
 
     code = "insufficient_funds"
     status = 402
@@ -66,6 +95,21 @@ class CardDeclined(BountiesError):
     default_message = "Your card was declined."
 
 
+class InvalidCard(BountiesError):
+    """The card number is not one of the local gateway's test cards (dev and tests only)."""
+
+    code = "invalid_card"
+    default_message = "Use test card 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined)."
+
+
+class CheckoutExpired(BountiesError):
+    """The deposit's card checkout expired unpaid; its key cannot open another, so start again."""
+
+    code = "checkout_expired"
+    status = 409
+    default_message = "This card checkout expired before it was paid. Start again to add money."
+
+
 class PaymentUnavailable(BountiesError):
     """The card processor did not answer or refused the request; nothing was charged."""
 
@@ -79,6 +123,8 @@ class TryAgainLater(BountiesError):
 
     code = "try_again"
     status = 503
+    # The service already retried with backoff: a second is long enough for a busy moment to pass.
+    retry_after = 1
     default_message = "We are very busy right now; please try again in a moment."
 
 
@@ -105,4 +151,5 @@ class RateLimited(BountiesError):
 
     code = "rate_limited"
     status = 429
+    retry_after = 60  # the limit's window is a minute (bounties/ratelimits.py)
     default_message = "You have sent a lot of pledges in the last minute; please wait a minute and try again."

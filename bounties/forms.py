@@ -8,9 +8,9 @@ import uuid
 
 from django import forms
 
-from bounties.errors import InvalidAmount
+from bounties.errors import InvalidAmount, InvalidCard
 from bounties.money import check_amount, parse_dollars
-from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD, normalise_card
+from bounties.payments.local_gateway import check_test_card
 from bounties.services.deposits import MAX_DEPOSIT_CENTS
 
 
@@ -69,6 +69,8 @@ class PledgeForm(OnceForm):
 
 
 class TestCardForm(forms.Form):
+    """The local gateway's checkout page: a test card number (`check_test_card`)."""
+
     card = forms.CharField(
         label="Card number",
         max_length=30,
@@ -78,9 +80,7 @@ class TestCardForm(forms.Form):
     )
 
     def clean_card(self):
-        card = normalise_card(self.cleaned_data["card"])
-        if card not in (SUCCESS_CARD, DECLINE_CARD):
-            raise forms.ValidationError(
-                "Use test card 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined)."
-            )
-        return card
+        try:
+            return check_test_card(self.cleaned_data["card"])
+        except InvalidCard as error:
+            raise forms.ValidationError(error.message, code=error.code) from None

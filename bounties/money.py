@@ -1,4 +1,8 @@
-"""Parsing and checking amounts. Money is integer cents; anything inexact is refused, never rounded."""
+"""Parsing, checking and formatting amounts. Money is integer cents; anything inexact is refused, never rounded.
+
+`format_cents` is the one place cents become dollars for people: the template filter
+`money` (bounties/templatetags/fundfill_tags.py), messages and JSON all call it.
+"""
 
 import hashlib
 import re
@@ -46,11 +50,16 @@ def check_amount(amount_cents, *, minimum=None, maximum=None) -> int:
     return amount_cents
 
 
-def format_cents(cents: int) -> str:
-    """12345 -> "$123.45" in the site's currency (messages; templates use the `money` filter)."""
-    from bounties.templatetags.fundfill_tags import money
+SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
 
-    return money(cents)
+
+def format_cents(cents: int) -> str:
+    """12345 -> "$123.45" in the site's currency; whole amounts drop the cents ("$500")."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    symbol = SYMBOLS.get(settings.FUNDFILL_CURRENCY, "")
+    amount = f"{whole:,}" if part == 0 else f"{whole:,}.{part:02d}"
+    return f"{sign}{symbol}{amount}"
 
 
 def fingerprint(*parts) -> str:

@@ -9,11 +9,10 @@ from django_ratelimit.core import is_ratelimited
 
 from bounties.errors import RateLimited
 
-RETRY_AFTER_SECONDS = 60
-
 
 def check_pledge_rate(request):
-    """Raise RateLimited when this backer's pledges in the last minute are over `PLEDGE_RATE_LIMIT`."""
+    """Raise RateLimited (Retry-After: `RateLimited.retry_after`) when this backer's pledges in the
+    last minute are over `PLEDGE_RATE_LIMIT`."""
     rate = settings.PLEDGE_RATE_LIMIT
     if rate and is_ratelimited(request, group="pledge", key="user", rate=rate, method="POST", increment=True):
         raise RateLimited()

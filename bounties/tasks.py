@@ -1,7 +1,8 @@
-"""django-q2 tasks: one-liners that call a service."""
+"""django-q2 tasks: one-liners that call a service, named as the service is."""
 
-from bounties.services.pledging import pending_pledges_complete
+from bounties.services import pledging
 
 
-def complete_pending_pledges():
-    return pending_pledges_complete()
+def pledge_complete_pending():
+    """Every minute (the "complete pending pledges" schedule, bounties/migrations)."""
+    return pledging.pledge_complete_pending()

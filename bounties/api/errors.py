@@ -4,7 +4,8 @@
 `bounties.errors`); `message` is a sentence for people; `details` is optional:
 field messages for a 400, or facts such as `shortfall_cents` for a refusal.
 A domain refusal always means the service's transaction rolled back, so its
-message ends with "No money moved."
+message ends with "No money moved."; its status, body and headers (`Retry-After`)
+come from the exception itself, as on the site's forms and the webhook.
 
 Unexpected exceptions are not turned into responses here: they reach Django's
 500 handler, which logs them with a reference. Django's error handlers (fundfill/views.py)
@@ -20,11 +21,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from bounties import ratelimits
-from bounties.errors import BountiesError, RateLimited, TryAgainLater
-
-# Seconds a client should wait after a 503 `try_again` (the service already retried).
-RETRY_AFTER_SECONDS = 1
+from bounties.errors import BountiesError, error_body
 
 # A validation error on one of these fields answers with the field's own code.
 FIELD_CODES = {"amount_cents": "invalid_amount", "card": "invalid_card"}
@@ -74,14 +71,6 @@ class InvalidCredentials(exceptions.APIException):
     default_detail = "The username or password is wrong."
 
 
-def error_body(code, message, details=None) -> dict:
-    """Every API error's JSON: `{"error": {"code", "message"[, "details"]}}`."""
-    error = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    return {"error": error}
-
-
 PAYLOAD_TOO_LARGE = (
     status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "payload_too_large",
@@ -96,12 +85,7 @@ def error_response(status_code, code, message, details=None, headers=None) -> Re
 def exception_handler(exc, context):
     if isinstance(exc, BountiesError):
         set_rollback()
-        headers = None
-        if isinstance(exc, TryAgainLater):
-            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        elif isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(ratelimits.RETRY_AFTER_SECONDS)}
-        return error_response(exc.status, exc.code, exc.user_message, exc.details, headers)
+        return Response(exc.body(), status=exc.status, headers=exc.headers)
 
     if isinstance(exc, RequestDataTooBig):
         set_rollback()

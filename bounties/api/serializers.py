@@ -10,8 +10,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.usernames import TAKEN, clean_new_username
+from bounties.errors import InvalidCard
 from bounties.models import Deposit, FundPage, FundStatus, Pledge
-from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD, normalise_card
+from bounties.payments import get_gateway
+from bounties.payments.local_gateway import check_test_card
 from bounties.services.deposits import MAX_DEPOSIT_CENTS
 
 User = get_user_model()
@@ -128,17 +130,15 @@ class DepositRequestSerializer(serializers.Serializer):
     )
 
     def validate_card(self, value):
-        if settings.PAYMENT_GATEWAY == "stripe":
-            return ""
-        card = normalise_card(value)
-        if card not in (SUCCESS_CARD, DECLINE_CARD):
-            raise serializers.ValidationError(
-                "Use test card 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined)."
-            )
-        return card
+        if not get_gateway().takes_test_cards:
+            return None  # ignored: the payer types the card on the gateway's checkout page
+        try:
+            return check_test_card(value)
+        except InvalidCard as error:
+            raise serializers.ValidationError(error.message, code=error.code) from None
 
     def validate(self, attrs):
-        if settings.PAYMENT_GATEWAY != "stripe" and "card" not in attrs:
+        if get_gateway().takes_test_cards and "card" not in attrs:
             raise serializers.ValidationError({"card": ["Enter a test card number."]})
         return attrs
 

@@ -16,6 +16,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bounties import selectors
 from bounties.api import serializers as s
 from bounties.api.errors import (
     IdempotencyKeyRequired,
@@ -23,13 +24,9 @@ from bounties.api.errors import (
     InvalidIdempotencyKey,
 )
 from bounties.api.parsers import JSONParser
-from bounties.errors import CardDeclined
-from bounties.models import DepositStatus, FundPage, Pledge
-from bounties.payments import checkout_start
-from bounties.payments.local_gateway import LocalGateway
+from bounties.models import Pledge
 from bounties.ratelimits import check_pledge_rate
-from bounties.services.deposits import deposit_create, deposit_create_once
-from bounties.services.ledger import payout_for, wallet_for
+from bounties.services.deposits import deposit_start
 from bounties.services.pledging import pledge_create, pledge_withdraw
 
 # The pledge's ledger transfer is keyed `pledge:{user id}:{key}` in a 200-character column,
@@ -73,11 +70,6 @@ NOT_AUTHENTICATED = _error("No valid token", "not_authenticated")
 NOT_FOUND = _error("No such resource, or not yours", "not_found")
 BAD_PAGE = _error("limit or offset is not a whole number in range", "invalid_pagination")
 TRY_AGAIN = _error("Database too busy; nothing moved, retry after Retry-After seconds", "try_again")
-
-
-def _live_funds():
-    """Fund pages the public can see, with their money-side row in the same query."""
-    return FundPage.objects.live().public().select_related("fund").order_by("-first_published_at", "-pk")
 
 
 # --- Accounts ------------------------------------------------------------------------------------
@@ -137,10 +129,11 @@ class WalletView(APIView):
         operation_id="wallet_retrieve", responses={200: s.WalletSerializer, 401: NOT_AUTHENTICATED}
     )
     def get(self, request):
+        balances = selectors.balances(user=request.user)  # a read: opens no account
         return Response(
             {
-                "balance_cents": wallet_for(request.user).balance,
-                "payout_cents": payout_for(request.user).balance,
+                "balance_cents": balances.wallet_cents,
+                "payout_cents": balances.payout_cents,
                 "currency": settings.FUNDFILL_CURRENCY,
             }
         )
@@ -161,7 +154,9 @@ class DepositCreateView(APIView):
     With an `Idempotency-Key` (recommended), a retry of the same deposit answers from
     the first one — credited (201, header `Idempotent-Replayed: true`), declined (402),
     or the same Stripe checkout — and never charges or opens a payment twice; the same
-    key with another amount → 422 `idempotency_mismatch`.
+    key with another amount → 422 `idempotency_mismatch`. A key whose Stripe checkout
+    expired unpaid → 409 `checkout_expired` (its checkout cannot be paid any more, and the
+    key stays with that deposit): send a new key to start again.
     """
 
     parser_classes = [JSONParser]
@@ -188,6 +183,7 @@ class DepositCreateView(APIView):
             402: _error(
                 "The card was declined; details.deposit_id names the declined deposit", "card_declined"
             ),
+            409: _error("The key's checkout expired unpaid; start again with a new key", "checkout_expired"),
             422: _error("The key was used for another deposit", "idempotency_mismatch"),
             502: _error("The payment provider did not answer", "gateway_unavailable"),
             503: TRY_AGAIN,
@@ -197,41 +193,18 @@ class DepositCreateView(APIView):
         key = _idempotency_key(request, required=False)
         serializer = s.DepositRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        gateway = settings.PAYMENT_GATEWAY
-        amount_cents = serializer.validated_data["amount_cents"]
-        if key is None:
-            deposit, replayed = (
-                deposit_create(user=request.user, amount_cents=amount_cents, gateway=gateway),
-                False,
-            )
-        else:
-            deposit, replayed = deposit_create_once(
-                user=request.user, amount_cents=amount_cents, gateway=gateway, key=key
-            )
-        if replayed and deposit.status == DepositStatus.DECLINED:
-            raise CardDeclined(deposit.decline_reason or None, deposit_id=deposit.pk)
-        if replayed and deposit.status == DepositStatus.SUCCEEDED:
-            return Response(
-                s.DepositSerializer(deposit).data, status=status.HTTP_201_CREATED, headers=REPLAYED
-            )
-        # New, or a retry of one still waiting for its payment: both are safe to (re)start, since
-        # the checkout and the charge are keyed by the deposit and the credit happens once.
-        if gateway == "stripe":
-            # PaymentUnavailable (502) if Stripe does not answer: the deposit stays pending, nothing charged.
-            checkout_start(
-                deposit, success_url=_site_url("wallet"), cancel_url=_site_url("wallet", cancelled=True)
-            )
-        else:
-            # The card came with the request: no checkout page to open, charge it now.
-            try:
-                LocalGateway().pay(deposit, serializer.validated_data["card"])
-            except CardDeclined as exc:
-                raise CardDeclined(exc.message, deposit_id=deposit.pk) from exc
-            deposit.refresh_from_db()
+        outcome = deposit_start(
+            user=request.user,
+            amount_cents=serializer.validated_data["amount_cents"],
+            key=key,
+            card=serializer.validated_data.get("card"),
+            success_url=_site_url("wallet"),
+            cancel_url=_site_url("wallet", cancelled=True),
+        )
         return Response(
-            s.DepositSerializer(deposit).data,
+            s.DepositSerializer(outcome.deposit).data,
             status=status.HTTP_201_CREATED,
-            headers=REPLAYED if replayed else None,
+            headers=REPLAYED if outcome.replayed else None,
         )
 
 
@@ -254,7 +227,7 @@ class FundListView(generics.ListAPIView):
     permission_classes = [AllowAny]
 
     def get_queryset(self):
-        return _live_funds()
+        return selectors.public_funds()
 
     @extend_schema(responses={200: s.FundSerializer, 400: BAD_PAGE})
     def get(self, request, *args, **kwargs):
@@ -268,7 +241,7 @@ class FundDetailView(generics.RetrieveAPIView):
     permission_classes = [AllowAny]
 
     def get_queryset(self):
-        return _live_funds()
+        return selectors.public_funds()
 
     @extend_schema(responses={200: s.FundSerializer, 404: NOT_FOUND})
     def get(self, request, *args, **kwargs):
@@ -326,7 +299,7 @@ class FundPledgeCreateView(APIView):
     )
     def post(self, request, pk):
         check_pledge_rate(request)
-        if not FundPage.objects.live().public().filter(pk=pk).exists():
+        if not selectors.public_funds().filter(pk=pk).exists():
             raise NotFound("No such fund.")
         key = _idempotency_key(request, required=True)
         serializer = s.PledgeRequestSerializer(data=request.data)

@@ -5,12 +5,15 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Length, Substr
 from django.utils import timezone
 from django.utils.functional import cached_property
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import StreamField
-from wagtail.models import Page
+from wagtail.models import Page, PageManager, PageViewRestriction
+from wagtail.query import PageQuerySet
 from wagtail.search import index
 
 from base.seo import SocialMetaMixin, social_meta_for
@@ -26,6 +29,25 @@ class FailurePolicy(models.TextChoices):
     BENEFICIARY = "beneficiary", "Give it to a named beneficiary"
 
 
+class FundPageQuerySet(PageQuerySet):
+    def public_funds(self):
+        """Live funds with no view restriction on them or an ancestor (Wagtail's `public()`), with
+        their `Fund` row, newest first: `bounties.selectors.public_funds` for everyone but the models.
+
+        One query: the restriction check is a subquery (a restricted page's path is a prefix of
+        the fund page's), where Wagtail's `public()` reads every restriction first.
+        """
+        restricted = PageViewRestriction.objects.filter(
+            page__path=Substr(OuterRef("path"), 1, Length("page__path"))
+        )
+        return (
+            self.live()
+            .filter(~Exists(restricted))
+            .select_related("fund")
+            .order_by("-first_published_at", "-pk")
+        )
+
+
 class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     """Lists every fund, filterable by status; `feed/` is the new-funds RSS feed."""
 
@@ -37,18 +59,13 @@ class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     max_count_per_parent = 1
     per_page = 12
 
-    def funds(self, request=None):
-        return (
-            public_pages(FundPage.objects.live(), request)
-            .child_of(self)
-            .select_related("fund", "image")
-            .order_by("-first_published_at", "-pk")
-        )
+    def funds(self):
+        return FundPage.objects.public_funds().child_of(self).select_related("image")
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         status = request.GET.get("status", "")
-        funds = self.funds(request)
+        funds = self.funds()
         if status in FundStatus.values:
             funds = funds.filter(fund__status=status)
         else:
@@ -147,6 +164,8 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     parent_page_types = ["bounties.FundIndexPage"]
     subpage_types = ["bounties.FundUpdatePage"]
+    objects = PageManager.from_queryset(FundPageQuerySet)()
+
     route_select_related = ("fund", "image")  # the counters and the picture the page shows
     live_relations = ("fund",)  # the counters change with every pledge: never remembered
 
@@ -175,12 +194,6 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
             return self.fund
         except Fund.DoesNotExist:
             return Fund(page=self)
-
-    @property
-    def progress_percent(self):
-        if not self.goal_cents:
-            return 0
-        return min(100, round(self.state.pledged_cents * 100 / self.goal_cents))
 
     @property
     def is_open_for_pledges(self):

@@ -1,4 +1,11 @@
-"""Payment gateways: `local` (dev and tests) and `stripe`, behind one small interface."""
+"""Payment gateways: `local` (dev and tests) and `stripe`, behind one small interface.
+
+`get_gateway` is the one place a name (`PAYMENT_GATEWAY`, or a deposit's `gateway`) becomes
+a gateway; everything else asks the gateway, never compares names. A gateway has a
+`name`, `takes_test_cards` (whether a test card number may come with the request and be
+charged at once), `start_checkout(deposit, success_url=, cancel_url=) -> Checkout` (a
+network call: never inside a transaction) and `webhook_secret()`.
+"""
 
 import hashlib
 import hmac
@@ -16,7 +23,9 @@ class Checkout:
 
 
 def get_gateway(name: str | None = None):
+    """The gateway called `name`, else the site's (`PAYMENT_GATEWAY`, checked at start-up: fundfill.E001)."""
     name = name or settings.PAYMENT_GATEWAY
+    # Imported here: each gateway module imports `Checkout` from this package.
     if name == "stripe":
         from bounties.payments.stripe_gateway import StripeGateway
 
@@ -36,21 +45,9 @@ def local_webhook_secret() -> str:
 
 
 def webhook_secret() -> str:
-    """The one secret provider events must be signed with on this site.
+    """The one secret provider events must be signed with on this site: the site's gateway's.
 
     With `stripe` it is STRIPE_WEBHOOK_SECRET and nothing else: an empty one accepts no
     event (and the fundfill.E002 check refuses to start), never the local secret.
     """
-    if settings.PAYMENT_GATEWAY == "stripe":
-        return settings.STRIPE_WEBHOOK_SECRET
-    return local_webhook_secret()
-
-
-def checkout_start(deposit, *, success_url: str, cancel_url: str, gateway=None):
-    """Open the provider's checkout for a deposit (network call: outside any transaction)."""
-    from bounties.services.deposits import deposit_attach_checkout
-
-    gateway = gateway or get_gateway(deposit.gateway)
-    checkout = gateway.start_checkout(deposit, success_url=success_url, cancel_url=cancel_url)
-    deposit_attach_checkout(deposit, provider_id=checkout.provider_id, checkout_url=checkout.url)
-    return deposit
+    return get_gateway().webhook_secret()

@@ -14,9 +14,9 @@ import stripe
 from django.conf import settings
 from django.urls import reverse
 
-from bounties.errors import CardDeclined
+from bounties.errors import CardDeclined, InvalidCard
 from bounties.models import Deposit
-from bounties.payments import Checkout, webhook_secret
+from bounties.payments import Checkout, local_webhook_secret, webhook_secret
 
 SUCCESS_CARD = "4242424242424242"
 DECLINE_CARD = "4000000000000002"
@@ -27,8 +27,21 @@ def normalise_card(number: str) -> str:
     return "".join(ch for ch in str(number or "") if not ch.isspace() and ch != "-")
 
 
+def check_test_card(number) -> str:
+    """The test card's digits, or InvalidCard: the one check the checkout form, the API and `pay` use."""
+    card = normalise_card(number)
+    if card not in (SUCCESS_CARD, DECLINE_CARD):
+        raise InvalidCard()
+    return card
+
+
 class LocalGateway:
     name = "local"
+    takes_test_cards = True
+
+    @staticmethod
+    def webhook_secret() -> str:
+        return local_webhook_secret()
 
     def start_checkout(self, deposit: Deposit, *, success_url: str, cancel_url: str) -> Checkout:
         return Checkout(
@@ -37,14 +50,14 @@ class LocalGateway:
         )
 
     def pay(self, deposit: Deposit, card: str) -> None:
-        """Charge a test card: emits a signed success or failure event. Raises CardDeclined on decline."""
+        """Charge a test card: emits a signed success or failure event.
+
+        Raises InvalidCard for any other number (nothing recorded) and CardDeclined, naming
+        the deposit, after the decline was recorded.
+        """
         from bounties.payments.webhooks import receive
 
-        card = normalise_card(card)
-        if card not in (SUCCESS_CARD, DECLINE_CARD):
-            raise ValueError(
-                "Use test card 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined)."
-            )
+        card = check_test_card(card)
         session = {
             "id": deposit.provider_id or f"cs_local_{deposit.uuid.hex}",
             "object": "checkout.session",
@@ -73,4 +86,4 @@ class LocalGateway:
         if status != 200:
             raise RuntimeError(f"local webhook refused: {body}")
         if card == DECLINE_CARD:
-            raise CardDeclined(DECLINE_MESSAGE)
+            raise CardDeclined(DECLINE_MESSAGE, deposit_id=deposit.pk)

@@ -24,6 +24,11 @@ def configure():
 
 class StripeGateway:
     name = "stripe"
+    takes_test_cards = False  # the payer types the card on Stripe's checkout page
+
+    @staticmethod
+    def webhook_secret() -> str:
+        return settings.STRIPE_WEBHOOK_SECRET
 
     def start_checkout(self, deposit: Deposit, *, success_url: str, cancel_url: str) -> Checkout:
         configure()

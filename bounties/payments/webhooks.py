@@ -14,11 +14,11 @@ import logging
 import time
 
 import stripe
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from bounties.errors import TryAgainLater
+from bounties.errors import TryAgainLater, error_body
 from bounties.payments import webhook_secret
 from bounties.services.deposits import webhook_apply
 
@@ -34,7 +34,7 @@ class FutureTimestamp(Exception):
 
 def _refused(reason: str) -> tuple[int, dict]:
     security_log.warning("rejected webhook: %s", reason)
-    return 400, {"error": {"code": "bad_signature", "message": "Signature or payload invalid."}}
+    return 400, error_body("bad_signature", "Signature or payload invalid.")
 
 
 def _signed_at(header: str) -> int:
@@ -106,7 +106,7 @@ def receive(payload: bytes, signature: str | None) -> tuple[int, dict]:
 def stripe_webhook(request):
     try:
         status, body = receive(request.body, request.headers.get("Stripe-Signature"))
-    except TryAgainLater:
-        # Non-2xx makes Stripe retry later; nothing was applied.
-        return HttpResponse(status=503, headers={"Retry-After": "5"})
+    except TryAgainLater as busy:
+        # Non-2xx makes Stripe retry later; nothing was applied. The answer every door gives.
+        return JsonResponse(busy.body(), status=busy.status, headers=busy.headers)
     return JsonResponse(body, status=status)

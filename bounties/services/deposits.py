@@ -1,8 +1,9 @@
 """Adding money to wallets: deposits and the payment provider's webhook events.
 
-The gateway's network call happens outside any transaction; the credit happens
-only here, when a signed event says the payment succeeded, keyed by the deposit
-(`deposit:{id}`), so duplicate or reordered events credit once.
+`deposit_start` is the one way a payer starts adding money (the add-money form and the
+API both call it). The gateway's network call happens outside any transaction; the
+credit happens only here, when a signed event says the payment succeeded, keyed by the
+deposit (`deposit:{id}`), so duplicate or reordered events credit once.
 
 A signature proves who sent an event, not that it is right: the credit is the
 deposit's own amount, in the site's currency, and only from `pending`. An event
@@ -12,12 +13,13 @@ deposit) credits nothing; it flags the deposit for staff and is answered 2xx.
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bounties.errors import IdempotencyMismatch
+from bounties.errors import CardDeclined, CheckoutExpired, IdempotencyMismatch
 from bounties.models import (
     Deposit,
     DepositStatus,
@@ -28,9 +30,10 @@ from bounties.models import (
     WebhookOutcome,
 )
 from bounties.money import check_amount, fingerprint
+from bounties.payments import get_gateway
 from bounties.services import money_operation
 from bounties.services.ledger import external_account, transfer_post, wallet_for
-from bounties.services.pledging import _lock_fund, complete_pending_pledge
+from bounties.services.pledging import _lock_fund, _pledge_complete
 
 logger = logging.getLogger("fundfill.payments")
 security_log = logging.getLogger("fundfill.security")
@@ -83,6 +86,76 @@ def deposit_attach_checkout(deposit: Deposit, *, provider_id: str, checkout_url:
         provider_id=provider_id, checkout_url=checkout_url
     )
     deposit.refresh_from_db()
+
+
+def deposit_checkout(deposit: Deposit, *, success_url: str, cancel_url: str) -> Deposit:
+    """Open the provider's checkout for a pending deposit and record it.
+
+    The network call runs outside any transaction (PaymentUnavailable if the provider does
+    not answer: the deposit stays pending, nothing charged). Stripe's checkout is keyed by
+    the deposit, so calling this again finds the same session.
+    """
+    checkout = get_gateway(deposit.gateway).start_checkout(
+        deposit, success_url=success_url, cancel_url=cancel_url
+    )
+    deposit_attach_checkout(deposit, provider_id=checkout.provider_id, checkout_url=checkout.url)
+    return deposit
+
+
+@dataclass(frozen=True)
+class DepositOutcome:
+    """What `deposit_start` did: the deposit as it stands now, and whether the key was seen before.
+
+    `deposit.status` is `succeeded` when the money is in the wallet (a test card charged at
+    once, or a replay of a paid deposit); `pending` with a `checkout_url` when the payer is
+    to be sent to the gateway's checkout page.
+    """
+
+    deposit: Deposit
+    replayed: bool = False
+
+
+def deposit_start(
+    *,
+    user,
+    amount_cents: int,
+    key: str | None = None,
+    card: str | None = None,
+    success_url: str,
+    cancel_url: str,
+) -> DepositOutcome:
+    """Start adding `amount_cents` to the user's wallet through the site's gateway, once per `key`.
+
+    A replay of a key answers from its deposit: paid (the outcome, `replayed`), declined
+    (CardDeclined again, no second attempt), expired (CheckoutExpired: its checkout is dead
+    and the key cannot open another, so the payer starts again with a new key), or still
+    pending (its payment is started again, which is safe: the checkout and the charge are
+    keyed by the deposit and the credit happens once).
+
+    With a gateway that `takes_test_cards` and a `card`, the card is charged now; otherwise
+    the deposit gets a checkout page (`checkout_url`, reused once opened). Not a money
+    operation itself: the gateway's network call must not run inside a transaction, so the
+    deposit row is written by `deposit_create` first.
+    """
+    gateway = get_gateway()
+    if key is None:
+        deposit, replayed = deposit_create(user=user, amount_cents=amount_cents, gateway=gateway.name), False
+    else:
+        deposit, replayed = deposit_create_once(
+            user=user, amount_cents=amount_cents, gateway=gateway.name, key=key
+        )
+    if deposit.status == DepositStatus.SUCCEEDED:
+        return DepositOutcome(deposit=deposit, replayed=replayed)
+    if deposit.status == DepositStatus.DECLINED:
+        raise CardDeclined(deposit.decline_reason or None, deposit_id=deposit.pk)
+    if deposit.status == DepositStatus.EXPIRED:
+        raise CheckoutExpired(deposit_id=deposit.pk)
+    if gateway.takes_test_cards and card is not None:
+        gateway.pay(deposit, card)  # CardDeclined (recorded, naming the deposit) or InvalidCard
+        deposit.refresh_from_db()
+    elif not deposit.checkout_url:
+        deposit_checkout(deposit, success_url=success_url, cancel_url=cancel_url)
+    return DepositOutcome(deposit=deposit, replayed=replayed)
 
 
 @money_operation
@@ -219,7 +292,7 @@ def _payment_succeeded(event_id: str, obj) -> tuple[str, str]:
     if not _leave_pending(deposit, DepositStatus.SUCCEEDED, transfer=transfer):
         raise RuntimeError(f"deposit {deposit.pk} left pending under its lock")  # rolls the credit back
     if deposit.pledge_id:
-        complete_pending_pledge(deposit.pledge_id)
+        _pledge_complete(deposit.pledge_id)  # in this transaction: the money never waits stranded
     return WebhookOutcome.APPLIED, f"credited {deposit.amount_cents} to the wallet"
 
 

@@ -24,6 +24,7 @@ from bounties.models import (
     Transfer,
     TransferKind,
 )
+from bounties.money import format_cents
 
 
 def _require_transaction():
@@ -84,25 +85,34 @@ def transfer_post(
     transfer = Transfer.objects.create(kind=kind, idempotency_key=key, memo=memo, user=user, fund=fund)
     for account, amount in sorted(legs, key=lambda leg: leg[0].pk):
         if faults.active("unguarded"):
-            _unguarded_update(account, amount)
+            _unguarded_update(account, amount, kind)
             continue
         rows = Account.objects.filter(pk=account.pk)
         if amount < 0 and account.kind != AccountKind.EXTERNAL:
             rows = rows.filter(balance__gte=-amount)
         if rows.update(balance=F("balance") + amount) == 0:
             balance = Account.objects.values_list("balance", flat=True).get(pk=account.pk)
-            raise InsufficientFunds(shortfall_cents=-amount - balance, balance_cents=balance)
+            raise _insufficient(account, kind, balance=balance, debit=-amount)
     Entry.objects.bulk_create(
         Entry(transfer=transfer, account=account, amount=amount) for account, amount in legs
     )
     return transfer
 
 
-def _unguarded_update(account, amount):
+def _insufficient(account: Account, kind: str, *, balance: int, debit: int) -> InsufficientFunds:
+    """The refusal in words a backer can act on: what the wallet holds and how much more it needs."""
+    message = None
+    if account.kind == AccountKind.WALLET:
+        what = TransferKind(kind).label.lower()
+        message = f"Your wallet holds {format_cents(balance)}; this {what} needs {format_cents(debit - balance)} more."
+    return InsufficientFunds(message, shortfall_cents=debit - balance, balance_cents=balance)
+
+
+def _unguarded_update(account, amount, kind):
     """The bug the conditional UPDATE prevents: check, pause, write back (control tests only)."""
     balance = Account.objects.values_list("balance", flat=True).get(pk=account.pk)
     if amount < 0 and account.kind != AccountKind.EXTERNAL and balance < -amount:
-        raise InsufficientFunds(shortfall_cents=-amount - balance, balance_cents=balance)
+        raise _insufficient(account, kind, balance=balance, debit=-amount)
     faults.pause()
     Account.objects.filter(pk=account.pk).update(balance=balance + amount)
 

@@ -156,47 +156,53 @@ def pledge_create_with_card(
     return PledgeOutcome(pledge=pledge, deposit=deposit)
 
 
-def complete_pending_pledge(pledge_id: int) -> Pledge:
-    """Inside a money operation: finish a card pledge once its money is in the wallet.
+def _pledge_complete(pledge_id: int) -> Pledge:
+    """`pledge_complete` inside a money operation that already holds the transaction (the webhook's).
 
-    If the fund stopped taking pledges meanwhile, or the wallet no longer holds
-    enough, the pledge is cancelled and the money stays in the wallet.
+    A pending card pledge whose deposit landed moves into escrow; if the fund stopped taking
+    pledges meanwhile, or the wallet no longer holds enough, it is cancelled and the money
+    stays in the wallet. One whose deposits were all declined is cancelled. Any other (still
+    waiting for its payment, or no longer pending) is left as it is. Lock order as everywhere:
+    the fund, then the pledge, then (in `transfer_post`) accounts by id.
     """
-    pledge = Pledge.objects.select_related("user").get(pk=pledge_id)
+    pledge = Pledge.objects.get(pk=pledge_id)
     fund = _lock_fund(pledge.fund_id)
     # The pledge row only: locking the joined user row would deadlock with that user's pledges.
     pledge = Pledge.objects.select_for_update(of=("self",)).select_related("user").get(pk=pledge_id)
     if pledge.status != PledgeStatus.PENDING_FUNDS:
         return pledge
-    try:
-        with transaction.atomic():
-            _require_open(fund)
-            _move_into_escrow(fund, pledge)
-    except (FundNotOpen, InsufficientFunds) as refusal:
-        pledge.refresh_from_db()
+    deposits = set(pledge.deposits.values_list("status", flat=True))
+    if DepositStatus.SUCCEEDED in deposits:
+        try:
+            with transaction.atomic():
+                _require_open(fund)
+                _move_into_escrow(fund, pledge)
+        except (FundNotOpen, InsufficientFunds) as refusal:
+            pledge.refresh_from_db()
+            pledge.status = PledgeStatus.CANCELLED
+            pledge.note = f"{refusal.message} Your payment is in your wallet."
+            pledge.save(update_fields=["status", "note", "updated_at"])
+    elif deposits <= {DepositStatus.DECLINED}:  # every attempt to pay was declined
         pledge.status = PledgeStatus.CANCELLED
-        pledge.note = f"{refusal.message} Your payment is in your wallet."
+        pledge.note = "The card payment was declined. No money moved."
         pledge.save(update_fields=["status", "note", "updated_at"])
     return pledge
 
 
 @money_operation
 def pledge_complete(*, pledge_id: int) -> Pledge:
-    """The scheduled safety net: complete a pending card pledge whose deposit has landed."""
-    pledge = Pledge.objects.get(pk=pledge_id)
-    paid = pledge.deposits.filter(status=DepositStatus.SUCCEEDED).exists()
-    declined = not paid and not pledge.deposits.exclude(status=DepositStatus.DECLINED).exists()
-    if paid:
-        return complete_pending_pledge(pledge_id)
-    if declined and pledge.status == PledgeStatus.PENDING_FUNDS:
-        Pledge.objects.filter(pk=pledge_id, status=PledgeStatus.PENDING_FUNDS).update(
-            status=PledgeStatus.CANCELLED, note="The card payment was declined. No money moved."
-        )
-    return pledge
+    """Finish a pending card pledge: into escrow once its deposit has landed, cancelled if declined.
+
+    The webhook does this in the transaction that credits the deposit; this is the same step
+    on its own, for the scheduled sweep (`pledge_complete_pending`). Idempotent: a pledge that
+    is no longer pending is returned as it is.
+    """
+    return _pledge_complete(pledge_id)
 
 
-def pending_pledges_complete() -> int:
-    """Complete every pending card pledge whose deposit landed (or cancel declined ones); returns how many."""
+def pledge_complete_pending() -> int:
+    """The scheduled safety net: `pledge_complete` for every pending card pledge, each in its own
+    transaction. Returns how many are no longer pending (completed or cancelled)."""
     done = 0
     pending = Pledge.objects.filter(status=PledgeStatus.PENDING_FUNDS).values_list("pk", flat=True)
     for pledge_id in list(pending):

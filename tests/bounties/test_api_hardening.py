@@ -155,7 +155,7 @@ def broken_wallet(monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr("bounties.api.views.wallet_for", explode)
+    monkeypatch.setattr("bounties.selectors.balances", explode)
 
 
 def test_an_api_500_is_json_with_the_reference_that_is_in_the_log(alice, broken_wallet, caplog):

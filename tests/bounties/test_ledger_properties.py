@@ -40,7 +40,7 @@ from bounties.services.deposits import deposit_create
 from bounties.services.ledger import ledger_violations
 from bounties.services.pledging import (
     MIN_CARD_CHARGE_CENTS,
-    pending_pledges_complete,
+    pledge_complete_pending,
     pledge_create,
     pledge_create_with_card,
     pledge_withdraw,
@@ -245,7 +245,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def sweep(self):
         """The scheduled job: every paid card pledge already completed with its payment."""
-        assert pending_pledges_complete() == 0
+        assert pledge_complete_pending() == 0
 
     @precondition(lambda self: self.open[self.funds[-1].pk])
     @rule()

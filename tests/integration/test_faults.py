@@ -35,7 +35,7 @@ from bounties.models import (
 )
 from bounties.services.ledger import escrow_for, ledger_violations, wallet_for
 from bounties.services.pledging import (
-    pending_pledges_complete,
+    pledge_complete_pending,
     pledge_create,
     pledge_create_with_card,
 )
@@ -255,7 +255,7 @@ def test_sweep_completes_a_paid_pending_pledge_once(hana, fund, monkeypatch):
     paid = card_pledge(hana, fund, key="paid")
     unpaid = card_pledge(hana, fund, amount_cents=3_000, key="unpaid")
     # The deposit lands but its pledge is not completed (as if the completion step were lost).
-    monkeypatch.setattr(bounties.services.deposits, "complete_pending_pledge", lambda pledge_id: None)
+    monkeypatch.setattr(bounties.services.deposits, "_pledge_complete", lambda pledge_id: None)
     deliver(checkout_event(paid.deposit))
     monkeypatch.undo()
     assert Deposit.objects.get(pk=paid.deposit.pk).status == DepositStatus.SUCCEEDED
@@ -263,14 +263,14 @@ def test_sweep_completes_a_paid_pending_pledge_once(hana, fund, monkeypatch):
     assert wallet_for(hana).balance == 5_000  # stranded in the wallet: the sweep's job
     assert ledger_violations() == []
 
-    assert pending_pledges_complete() == 1  # the paid one; the unpaid one waits for its money
+    assert pledge_complete_pending() == 1  # the paid one; the unpaid one waits for its money
     assert Pledge.objects.get(pk=paid.pledge.pk).status == PledgeStatus.ACTIVE
     assert Pledge.objects.get(pk=unpaid.pledge.pk).status == PledgeStatus.PENDING_FUNDS
     assert wallet_for(hana).balance == 0
     assert Fund.objects.get(pk=fund.pk).pledged_cents == 5_000
     moved = (Transfer.objects.count(), Entry.objects.count())
 
-    assert pending_pledges_complete() == 0  # a second run moves nothing
+    assert pledge_complete_pending() == 0  # a second run moves nothing
     assert (Transfer.objects.count(), Entry.objects.count()) == moved
     assert wallet_for(hana).balance == 0
     assert ledger_violations() == []
@@ -285,7 +285,7 @@ def test_card_pledge_deposit_racing_the_sweep_completes_once(make_fund):
     outcome = card_pledge(ivan, fund)
     event = checkout_event(outcome.deposit)
 
-    results = run_concurrently([lambda: deliver(event)] * 4 + [pending_pledges_complete] * 4)
+    results = run_concurrently([lambda: deliver(event)] * 4 + [pledge_complete_pending] * 4)
 
     assert errors_of(results) == []
     assert Pledge.objects.get(pk=outcome.pledge.pk).status == PledgeStatus.ACTIVE

@@ -23,7 +23,7 @@ from bounties.services.deposits import deposit_create
 from bounties.services.ledger import escrow_for, ledger_violations, wallet_for
 from bounties.services.pledging import (
     PledgeOutcome,
-    pending_pledges_complete,
+    pledge_complete_pending,
     pledge_create,
     pledge_create_with_card,
     pledge_withdraw,
@@ -318,12 +318,12 @@ def test_pending_pledge_sweep_racing_the_same_users_pledges(make_fund, monkeypat
     ]
     # The payments land but their pledges stay pending (as if the completion step were lost).
     with monkeypatch.context() as patch:
-        patch.setattr(bounties.services.deposits, "complete_pending_pledge", lambda pledge_id: None)
+        patch.setattr(bounties.services.deposits, "_pledge_complete", lambda pledge_id: None)
         for card in cards:
             deliver(checkout_event(card.deposit))
     assert balance(wallet_for(erin)) == 8_000
 
-    sweeps = [pending_pledges_complete for _ in range(4)]
+    sweeps = [pledge_complete_pending for _ in range(4)]
     pledge_calls = [
         lambda i=i: pledge_create(user=erin, fund_id=funds[i % 2].pk, amount_cents=500, key=f"p{i}")
         for i in range(24)

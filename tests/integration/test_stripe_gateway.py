@@ -16,8 +16,7 @@ from django.test import Client
 
 from bounties.errors import PaymentUnavailable
 from bounties.models import Deposit, DepositStatus, Transfer, TransferKind, WebhookEvent
-from bounties.payments import checkout_start
-from bounties.services.deposits import deposit_create
+from bounties.services.deposits import deposit_checkout, deposit_create
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
 from tests.fakes.stripe_server import FakeStripe
@@ -56,7 +55,7 @@ def short_timeouts(*, retries: int, timeout: float = 1.5):
 
 def start_deposit(user, cents):
     deposit = deposit_create(user=user, amount_cents=cents, gateway="stripe")
-    return checkout_start(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
+    return deposit_checkout(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
 
 
 def deliver(client, signed):
@@ -188,13 +187,13 @@ def test_t10_create_timed_out_then_retried_by_us_makes_one_session(fake_stripe, 
     deposit = deposit_create(user=erin, amount_cents=3_000, gateway="stripe")
 
     with pytest.raises(PaymentUnavailable) as unavailable:
-        checkout_start(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
+        deposit_checkout(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
     assert isinstance(unavailable.value.__cause__, stripe.APIConnectionError)
     deposit.refresh_from_db()
     assert deposit.provider_id is None  # we never heard back...
     assert fake_stripe.session_count() == 1  # ...but Stripe made the session
 
-    checkout_start(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)  # "try again"
+    deposit_checkout(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)  # "try again"
 
     assert fake_stripe.session_count() == 1
     assert [r.replayed for r in fake_stripe.posts()] == [False, True]
@@ -211,10 +210,10 @@ def test_t10_create_timed_out_then_retried_by_us_makes_one_session(fake_stripe, 
 def test_stripe_errors_reach_the_caller_and_move_no_money(fake_stripe):
     frank = UserFactory(username="frank")
     deposit = deposit_create(user=frank, amount_cents=2_000, gateway="stripe")
-    checkout_start(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
+    deposit_checkout(deposit, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
     # The same idempotency key with other parameters is refused by Stripe, not turned into a second session.
     with pytest.raises(PaymentUnavailable) as refused:
-        checkout_start(deposit, success_url=SUCCESS_URL + "&other", cancel_url=CANCEL_URL)
+        deposit_checkout(deposit, success_url=SUCCESS_URL + "&other", cancel_url=CANCEL_URL)
     assert isinstance(refused.value.__cause__, stripe.IdempotencyError)
     assert fake_stripe.session_count() == 1
 
@@ -222,7 +221,7 @@ def test_stripe_errors_reach_the_caller_and_move_no_money(fake_stripe):
     fake_stripe.fail_next(500)
     other = deposit_create(user=frank, amount_cents=500, gateway="stripe")
     with pytest.raises(PaymentUnavailable) as failed:
-        checkout_start(other, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
+        deposit_checkout(other, success_url=SUCCESS_URL, cancel_url=CANCEL_URL)
     assert isinstance(failed.value.__cause__, stripe.APIError)
     other.refresh_from_db()
     assert (other.provider_id, other.status) == (None, DepositStatus.PENDING)
