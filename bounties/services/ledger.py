@@ -117,10 +117,6 @@ def _unguarded_update(account, amount, kind):
     Account.objects.filter(pk=account.pk).update(balance=balance + amount)
 
 
-def balance_of(account: Account | None) -> int:
-    return account.balance if account is not None else 0
-
-
 # --- Proof -------------------------------------------------------------------------------------
 
 
@@ -234,7 +230,6 @@ def _deposit_violations() -> list[str]:
 
 
 __all__ = [
-    "balance_of",
     "escrow_for",
     "external_account",
     "ledger_violations",
