@@ -1,7 +1,8 @@
 """The double-entry ledger.
 
 Invariants (enforced by the database where it can, proved by `manage.py ledger_check`):
-- every Transfer's entries sum to zero; entries are never updated or deleted;
+- every Transfer's entries sum to zero (on PostgreSQL a deferred constraint trigger refuses, at
+  COMMIT, a transfer that does not: migration 0005); entries are never updated or deleted;
 - an Account's cached `balance` equals the sum of its entries and changes only in
   the same transaction as they are written;
 - no wallet, escrow, payout or beneficiary balance is ever below zero (CHECK);
