@@ -1,66 +1,165 @@
-"""Reading rendered pages the way a link-preview crawler does: html.parser, tags and attributes."""
+"""The one HTML parser for tests: rendered pages read as a tree of elements, with html.parser.
 
+Tests read HTML through this module, never by splitting or pattern-matching the markup:
+
+- `parse_html(html)` gives the document as `Element`s: `find` / `find_all` by tag, class
+  and attributes, `text` (the readable text, whitespace collapsed), `get(attribute)`.
+- `parse_page(html)` reads it the way a link-preview crawler does (meta tags, links,
+  <title>, and every attribute value and text in <head> and in the hero).
+"""
+
+import re
 from html.parser import HTMLParser
 
+# Elements that never have an end tag (html.parser reports only their start).
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
-class _PageParser(HTMLParser):
+
+class Element:
+    """One element: its tag, attributes and children (elements and text, in document order)."""
+
+    def __init__(self, tag: str, attrs: dict, parent=None):
+        self.tag = tag
+        self.attrs = attrs
+        self.parent = parent
+        self.children: list = []
+
+    def __repr__(self):
+        return f"<{self.tag} {self.attrs}>"
+
+    @property
+    def classes(self) -> list[str]:
+        return (self.attrs.get("class") or "").split()
+
+    def get(self, name: str, default=None):
+        return self.attrs.get(name, default)
+
+    def iter(self):
+        """This element and every element inside it, in document order."""
+        yield self
+        for child in self.children:
+            if isinstance(child, Element):
+                yield from child.iter()
+
+    def matches(self, tag=None, class_=None, **attrs) -> bool:
+        """`class_` is one class among the element's; an attribute given as True need only be present."""
+        if tag is not None and self.tag != tag:
+            return False
+        if class_ is not None and class_ not in self.classes:
+            return False
+        for name, value in attrs.items():
+            name = name.rstrip("_").replace("_", "-")  # aria_valuenow= → aria-valuenow, for_= → for
+            if value is True and name not in self.attrs:
+                return False
+            if value is not True and self.attrs.get(name) != value:
+                return False
+        return True
+
+    def find_all(self, tag=None, class_=None, **attrs) -> list["Element"]:
+        """Every element inside this one (not itself) that matches, in document order."""
+        return [el for el in self.iter() if el is not self and el.matches(tag, class_, **attrs)]
+
+    def find(self, tag=None, class_=None, **attrs) -> "Element":
+        """The first matching element inside this one; fails the test if there is none."""
+        found = self.find_all(tag, class_, **attrs)
+        assert found, f"no {tag or 'element'} with class={class_!r} {attrs} in {self!r}"
+        return found[0]
+
+    def strings(self):
+        """Every piece of text inside, in document order (scripts and styles included)."""
+        for child in self.children:
+            if isinstance(child, Element):
+                yield from child.strings()
+            else:
+                yield child
+
+    @property
+    def text(self) -> str:
+        """The text inside, runs of ASCII whitespace collapsed to one space.
+
+        A non-breaking space (U+00A0) stays: it is content, as a reader sees it.
+        """
+        return " ".join(re.split(r"[ \t\n\r\f]+", "".join(self.strings()))).strip()
+
+    def values(self):
+        """Every non-empty attribute value and every text inside, this element's own attributes first."""
+        yield from (value for value in self.attrs.values() if value)
+        for child in self.children:
+            if isinstance(child, Element):
+                yield from child.values()
+            else:
+                yield child
+
+
+class _TreeBuilder(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.meta = {}  # og:title / twitter:card / description → content (first one wins)
-        self.meta_counts = {}
-        self.links = {}  # rel → href
-        self.title = ""
-        self.head = []  # every attribute value and text in <head>
-        self.hero = []  # every attribute value and text in <section class="hero">
-        self._in_head = False
-        self._in_title = False
-        self._hero_depth = 0
+        self.root = Element("#document", {})
+        self.stack = [self.root]
 
     def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "head":
-            self._in_head = True
-        if tag == "title":
-            self._in_title = True
-        if tag == "section" and "hero" in (attrs.get("class") or "").split():
-            self._hero_depth = 1
-        elif self._hero_depth and tag == "section":
-            self._hero_depth += 1
-        if tag == "meta":
-            key = attrs.get("property") or attrs.get("name")
-            if key:
-                self.meta.setdefault(key, attrs.get("content", ""))
-                self.meta_counts[key] = self.meta_counts.get(key, 0) + 1
-        if tag == "link" and attrs.get("rel"):
-            self.links.setdefault(attrs["rel"], attrs.get("href", ""))
-        values = [v for v in attrs.values() if v]
-        if self._in_head:
-            self.head.extend(values)
-        if self._hero_depth:
-            self.hero.extend(values)
+        element = Element(tag, dict(attrs), self.stack[-1])
+        self.stack[-1].children.append(element)
+        if tag not in VOID:
+            self.stack.append(element)
+
+    def handle_startendtag(self, tag, attrs):
+        self.stack[-1].children.append(Element(tag, dict(attrs), self.stack[-1]))
 
     def handle_endtag(self, tag):
-        if tag == "head":
-            self._in_head = False
-        if tag == "title":
-            self._in_title = False
-        if tag == "section" and self._hero_depth:
-            self._hero_depth -= 1
+        if tag in VOID:
+            return
+        # Close up to the matching open element (a missing end tag, e.g. </p>, closes with its parent).
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
 
     def handle_data(self, data):
-        if self._in_title:
-            self.title += data
-        if self._in_head:
-            self.head.append(data)
-        if self._hero_depth:
-            self.hero.append(data)
+        self.stack[-1].children.append(data)
 
 
-def parse_page(html: str | bytes) -> _PageParser:
-    parser = _PageParser()
-    parser.feed(html.decode() if isinstance(html, bytes) else html)
-    parser.close()
-    return parser
+def parse_html(html: str | bytes) -> Element:
+    """The document as a tree of `Element`s (the root is a `#document` element)."""
+    builder = _TreeBuilder()
+    builder.feed(html.decode() if isinstance(html, bytes) else html)
+    builder.close()
+    return builder.root
+
+
+class Page:
+    """A page read the way a link-preview crawler does, from `parse_html`'s tree."""
+
+    def __init__(self, document: Element):
+        self.document = document
+        self.meta = {}  # og:title / twitter:card / description → content (first one wins)
+        self.meta_counts = {}
+        self.links = {}  # rel → href (first one wins)
+        for meta in document.find_all("meta"):
+            if key := meta.get("property") or meta.get("name"):
+                self.meta.setdefault(key, meta.get("content", ""))
+                self.meta_counts[key] = self.meta_counts.get(key, 0) + 1
+        for link in document.find_all("link"):
+            if link.get("rel"):
+                self.links.setdefault(link.get("rel"), link.get("href", ""))
+        self.title = "".join("".join(title.strings()) for title in document.find_all("title"))
+        self.head = [value for head in document.find_all("head") for value in head.values()]
+        heroes = [
+            section
+            for section in document.find_all("section", class_="hero")
+            if not any(p.matches("section", class_="hero") for p in _ancestors(section))
+        ]
+        self.hero = [value for hero in heroes for value in hero.values()]  # attributes and text in the hero
+
+
+def _ancestors(element: Element):
+    while element.parent is not None:
+        element = element.parent
+        yield element
+
+
+def parse_page(html: str | bytes) -> Page:
+    return Page(parse_html(html))
 
 
 def head_and_hero_text(parsed) -> str:

@@ -46,7 +46,7 @@ from bounties.services.pledging import (
     pledge_withdraw,
 )
 from tests.factories import UserFactory
-from tests.integration import checkout_event, deliver, failed_event
+from tests.money import checkout_event, deliver, failed_event
 
 pytestmark = pytest.mark.django_db
 

@@ -17,6 +17,7 @@ from bounties.models import FailurePolicy, Fund, FundIndexPage, FundPage, FundSt
 from home.models import HomePage
 from pagecache import memo
 from tests.factories import FundUpdatePageFactory, UserFactory, publish
+from tests.pages_html import parse_html
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def wagtail_asserts(client):
 
 
 def fund_cards(response):
-    return re.findall(r'class="fund-card__title"><a href="[^"]*">([^<]*)</a>', response.content.decode())
+    return [title.text for title in parse_html(response.content).find_all(class_="fund-card__title")]
 
 
 # Page type rules --------------------------------------------------------------------------------
@@ -68,13 +69,12 @@ def test_homepage_leads_with_the_featured_fund(client, home_page, fund, wagtail_
     Fund.objects.filter(page=fund).update(pledged_cents=40_000, backer_count=3)
 
     wagtail_asserts.assertPageIsRenderable(home_page)
-    html = client.get("/").content.decode()
+    hero = parse_html(client.get("/").content).find(class_="hero__featured")
 
-    hero = html.split('class="hero__featured featured-fund"')[1].split("</section>")[0]
-    assert "Audit TrueCrypt" in hero
-    assert fund.url in hero
-    assert 'aria-valuenow="40"' in hero
-    assert "3 backers" in hero
+    assert hero.find(class_="hero__title").text == "Audit TrueCrypt"
+    assert {a.get("href") for a in hero.find_all("a")} == {fund.url}
+    assert hero.find(role="progressbar").get("aria-valuenow") == "40"
+    assert hero.find(class_="progress__backers").text == "3 backers"
 
 
 def test_homepage_does_not_feature_an_unpublished_fund(client, home_page, fund):
@@ -99,8 +99,9 @@ def test_fund_index_lists_funds_twelve_a_page(client, make_fund, fund_index, wag
     assert len(fund_cards(first)) == 12
     assert len(fund_cards(second)) == 1
     assert set(fund_cards(first)) | set(fund_cards(second)) == {f"Bounty {n:02d}" for n in range(13)}
-    assert "Page 1 of 2" in first.content.decode()
-    assert 'rel="next" href="?page=2"' in first.content.decode()
+    first_page = parse_html(first.content)
+    assert "Page 1 of 2" in first_page.text
+    assert first_page.find(rel="next").get("href") == "?page=2"
 
 
 def test_fund_index_survives_a_garbage_page_number(client, make_fund, fund_index):
@@ -136,23 +137,22 @@ def test_fund_page_shows_progress_backers_time_left_and_status(client, make_fund
     Fund.objects.filter(page=fund).update(pledged_cents=25_000, backer_count=7)
 
     wagtail_asserts.assertPageIsRenderable(fund)
-    html = client.get(fund.url).content.decode()
+    page = parse_html(client.get(fund.url).content)
 
-    assert 'role="progressbar"' in html
-    assert 'aria-valuenow="25"' in html
-    assert "width: 25%" in html
-    assert "$250</strong> pledged of $1,000" in html
-    assert "7 backers" in html
-    assert re.search(r'class="time-left">4\xa0days(, [^<]*)? left<', html)
-    assert 'class="status status--open">Open<' in html
+    assert page.find(role="progressbar").get("aria-valuenow") == "25"
+    assert page.find(class_="progress__fill").get("style") == "width: 25%"
+    assert page.find(class_="progress__figures").text == "$250 pledged of $1,000 · 7 backers"
+    assert re.fullmatch(r"4\xa0days(, .*)? left", page.find(class_="time-left").text)
+    status = page.find(class_="status")
+    assert (status.classes, status.text) == (["status", "status--open"], "Open")
 
 
 def test_fund_page_shows_a_status_other_than_open(client, fund):
     Fund.objects.filter(page=fund).update(status=FundStatus.VOTING)
 
-    html = client.get(fund.url).content.decode()
+    status = parse_html(client.get(fund.url).content).find(class_="status")
 
-    assert 'class="status status--voting">Voting on a claim<' in html
+    assert (status.classes, status.text) == (["status", "status--voting"], "Voting on a claim")
 
 
 def test_fund_page_lists_its_live_news_newest_first(client, fund):
@@ -162,8 +162,8 @@ def test_fund_page_lists_its_live_news_newest_first(client, fund):
     FundUpdatePageFactory(parent=fund, title="Oldest news", date=today - timedelta(days=9))
     FundUpdatePageFactory(parent=fund, title="Draft news", date=today, live=False)
 
-    html = client.get(fund.url).content.decode()
-    news = re.findall(r'class="news-item">\s*<h3><a href="[^"]*">([^<]*)</a>', html)
+    page = parse_html(client.get(fund.url).content)
+    news = [item.find("h3").text for item in page.find_all(class_="news-item")]
 
     assert news == ["Newest news", "Middle news", "Oldest news"]
 
@@ -177,12 +177,14 @@ def test_news_page_renders_with_its_body_and_a_link_to_its_fund(client, fund, wa
     )
 
     wagtail_asserts.assertPageIsRenderable(update)
-    html = client.get(update.url).content.decode()
+    page = parse_html(client.get(update.url).content)
 
-    assert "<h1>Audit team shortlisted</h1>" in html
-    assert "14 February 2014" in html
-    assert "Three firms have offered to do the audit." in html
-    assert f'<a href="{fund.url}">Audit TrueCrypt</a>' in html
+    assert page.find("main").find("h1").text == "Audit team shortlisted"
+    time = page.find("time")
+    assert (time.get("datetime"), time.text) == ("2014-02-14", "14 February 2014")
+    assert "Three firms have offered to do the audit." in page.find("main").text
+    fund_link = page.find(class_="news__fund").find("a")
+    assert (fund_link.get("href"), fund_link.text) == (fund.url, "Audit TrueCrypt")
 
 
 def test_fund_page_renders_in_a_bounded_number_of_queries(client, make_fund, django_assert_max_num_queries):
@@ -199,7 +201,7 @@ def test_fund_page_renders_in_a_bounded_number_of_queries(client, make_fund, dja
         response = client.get(fund.url)
 
     assert response.status_code == 200
-    assert response.content.decode().count('class="news-item"') == 5
+    assert len(parse_html(response.content).find_all(class_="news-item")) == 5
 
 
 def test_fund_index_renders_in_a_bounded_number_of_queries(
@@ -308,6 +310,6 @@ def test_publishing_a_revision_does_not_change_the_money(client, fund):
 
     state = Fund.objects.get(page=fund)
     assert (state.pledged_cents, state.backer_count, state.status) == (123_400, 9, FundStatus.VOTING)
-    html = client.get(fund.url).content.decode()
-    assert "Audit TrueCrypt 7.1a" in html
-    assert "$1,234</strong> pledged" in html
+    page = parse_html(client.get(fund.url).content)
+    assert page.find("main").find("h1").text == "Audit TrueCrypt 7.1a"
+    assert page.find(class_="progress__pledged").text == "$1,234"

@@ -12,9 +12,6 @@ import time
 
 from django.db import connection
 
-# Moved to tests.money; still importable from here until every test imports them from there.
-from tests.money import checkout_event, deliver, failed_event, sign, top_up  # noqa: F401
-
 THREAD_TIMEOUT_SECONDS = 60
 
 

@@ -29,23 +29,10 @@ from bounties.services.pledging import (
     pledge_withdraw,
 )
 from tests.factories import UserFactory
-from tests.integration import checkout_event, deliver, errors_of, run_concurrently, top_up
+from tests.integration import errors_of, run_concurrently
+from tests.money import checkout_event, deliver, top_up
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
-
-
-@pytest.fixture
-def retried(monkeypatch):
-    """Counts the database errors `money_operation` retried, by SQLSTATE (40P01 = deadlock)."""
-    counts = collections.Counter()
-    real_retryable = bounties.services._retryable
-
-    def counting(exc):
-        counts[getattr(exc.__cause__, "sqlstate", None) or str(exc)] += 1
-        return real_retryable(exc)
-
-    monkeypatch.setattr(bounties.services, "_retryable", counting)
-    return counts
 
 
 def balance(account) -> int:

@@ -1,6 +1,5 @@
 """Site search: readers find funds and news by what they say."""
 
-import re
 from datetime import date
 
 import pytest
@@ -8,10 +7,13 @@ from wagtail.models import PageViewRestriction
 from wagtail.rich_text import RichText
 
 from tests.factories import FundUpdatePageFactory
+from tests.pages_html import parse_html
 
 
 def result_titles(response):
-    return re.findall(r'class="search-result"><h2><a href="[^"]*">([^<]*)</a>', response.content.decode())
+    return [
+        result.find("h2").text for result in parse_html(response.content).find_all(class_="search-result")
+    ]
 
 
 @pytest.fixture
