@@ -1,6 +1,5 @@
 """`deposit_start`, the one way to start adding money: the add-money form and the API both call it."""
 
-import re
 import uuid
 
 import pytest
@@ -14,6 +13,7 @@ from bounties.models import Deposit, DepositStatus, Transfer
 from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD
 from bounties.selectors import wallet_balance
 from bounties.services.deposits import deposit_start, webhook_apply
+from tests.pages_html import parse_html
 
 pytestmark = pytest.mark.django_db
 
@@ -136,8 +136,7 @@ def test_the_api_answers_an_expired_checkouts_key_with_409(user, on_stripe):
 def test_the_add_money_form_answers_an_expired_checkout_with_a_fresh_key(user, on_stripe):
     client = Client()
     client.force_login(user)
-    page = client.get("/wallet/add/").content.decode()
-    key = re.search(r'name="key" value="([0-9a-f-]{36})"', page).group(1)
+    key = parse_html(client.get("/wallet/add/").content).find("input", name="key").get("value")
 
     first = client.post("/wallet/add/", {"amount": "25", "key": key})
     assert first.status_code == 302 and first.url.startswith("https://checkout.stripe.test/")
@@ -147,7 +146,7 @@ def test_the_add_money_form_answers_an_expired_checkout_with_a_fresh_key(user, o
     html = refused.content.decode()
     assert refused.status_code == 409
     assert "This card checkout expired before it was paid. Start again to add money. No money moved." in html
-    fresh = re.search(r'name="key" value="([0-9a-f-]{36})"', html).group(1)
+    fresh = parse_html(html).find("input", name="key").get("value")
     assert fresh != key  # sending the form again is a new deposit, on purpose
     again = client.post("/wallet/add/", {"amount": "25", "key": fresh})
     assert again.status_code == 302 and again.url != first.url

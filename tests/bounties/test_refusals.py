@@ -14,14 +14,9 @@ from rest_framework.test import APIClient
 from bounties.errors import BountiesError, ConnectionLost, InsufficientFunds, RateLimited, TryAgainLater
 from bounties.models import Pledge
 from bounties.payments import webhook_secret
-from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
-from bounties.services.deposits import deposit_create
+from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
-
-
-def top_up(user, cents):
-    LocalGateway().pay(deposit_create(user=user, amount_cents=cents, gateway="local"), SUCCESS_CARD)
 
 
 def form_post(user, fund):

@@ -1,7 +1,5 @@
 """The shared reads (bounties/selectors.py): the same answer on every door, and a read writes nothing."""
 
-import re
-
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -11,15 +9,11 @@ from wagtail.models import PageViewRestriction
 
 from bounties import selectors
 from bounties.models import Account, Fund, FundPage
-from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
-from bounties.services.deposits import deposit_create
 from tests.factories import UserFactory
+from tests.money import top_up
+from tests.pages_html import parse_html
 
 pytestmark = pytest.mark.django_db
-
-
-def top_up(user, cents):
-    LocalGateway().pay(deposit_create(user=user, amount_cents=cents, gateway="local"), SUCCESS_CARD)
 
 
 # --- A backer's money: reading it opens no account --------------------------------------------------
@@ -92,12 +86,12 @@ def test_the_fund_page_and_live_json_show_the_same_progress(fund):
     cache.delete(f"live-figures:{fund.pk}")
     Fund.objects.filter(pk=fund.pk).update(pledged_cents=12_345, backer_count=3)  # 12.345 % of $1,000
 
-    page = Client().get(fund.url).content.decode()
+    page = parse_html(Client().get(fund.url).content)
     live = Client().get(f"/funds/live.json?ids={fund.pk}").json()["funds"][str(fund.pk)]
 
     assert live["progress_percent"] == 12
-    assert re.search(r'role="progressbar"[^>]*aria-valuenow="12"', page)
-    assert 'style="width: 12%"' in page
+    assert page.find(role="progressbar").get("aria-valuenow") == "12"
+    assert page.find(class_="progress__fill").get("style") == "width: 12%"
 
 
 # --- Public funds: Wagtail's rule, in one query ----------------------------------------------------

@@ -10,9 +10,9 @@ from bounties import tasks
 from bounties.models import PledgeStatus
 from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
 from bounties.selectors import wallet_balance
-from bounties.services.deposits import deposit_create
 from bounties.services.pledging import pledge_create_with_card
 from tests.factories import UserFactory
+from tests.money import top_up
 
 
 @pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_the_schedule_calls_the_task_by_its_one_name():
 @pytest.mark.django_db(transaction=True)
 def test_the_task_completes_a_card_pledge_whose_completion_was_lost(make_fund, monkeypatch):
     fund, backer = make_fund(), UserFactory(username="hana")
-    LocalGateway().pay(deposit_create(user=backer, amount_cents=1_000, gateway="local"), SUCCESS_CARD)
+    top_up(backer, 1_000)
     outcome = pledge_create_with_card(
         user=backer, fund_id=fund.pk, amount_cents=5_000, key="k", gateway="local"
     )
