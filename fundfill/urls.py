@@ -1,13 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from bounties import live
 from fundfill import media, views
-from pagecache import serving
 from search import views as search_views
 
 # JSON in the API's error shape under /api/, the site's pages elsewhere (fundfill/views.py).
@@ -35,9 +34,6 @@ if settings.DEBUG:
 
     urlpatterns += staticfiles_urlpatterns()
 
-urlpatterns += [
-    # Wagtail's own URLs, with its page serving (last: it catches everything else) in the
-    # version that remembers routes per publish (pagecache/serving.py).
-    *[pattern for pattern in wagtail_urls.urlpatterns if pattern.name != "wagtail_serve"],
-    re_path(wagtail_urls.serve_pattern, serving.serve, name="wagtail_serve"),
-]
+# Wagtail's page serving, last: it catches everything else. The site root remembers its routes
+# per publish through Wagtail's own `route` (pagecache/serving.py).
+urlpatterns += [path("", include(wagtail_urls))]

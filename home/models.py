@@ -7,7 +7,7 @@ from django.utils.text import Truncator
 from wagtail.admin.panels import FieldPanel, HelpPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField
-from wagtail.models import Page, Site
+from wagtail.models import Page
 
 from base.seo import SocialMetaMixin, social_meta_for
 from bounties.models import FundPage, FundStatus
@@ -103,8 +103,10 @@ class HomePage(FastRouteMixin, SocialMetaMixin, Page):
         figures (`state`) read afresh."""
 
         def find():
-            fund = self.live_featured_fund
-            return fund.without_live_relations() if fund is not None else None
+            # Without its `Fund` row: the figures change with every pledge and are read per render.
+            if self.featured_fund_id is None:
+                return None
+            return FundPage.objects.live().select_related("image").filter(pk=self.featured_fund_id).first()
 
         return memo.remember(request, ("featured", self.pk, self.featured_fund_id), find)
 
@@ -126,7 +128,8 @@ class IncidentNotice(BaseSiteSetting):
     """A banner at the top of every page, for telling readers what is going on during an incident.
 
     Saving it purges the page cache (`pagecache.purge`), so switching it on or off shows
-    on every page at the next request.
+    on every page at the next request. Read with Wagtail's `for_request`; base.html keeps the
+    rendered banner in a `{% remember %}` fragment, so a remembered page does not read it.
     """
 
     active = models.BooleanField(default=False, help_text="Show the notice on every page now.")
@@ -141,16 +144,6 @@ class IncidentNotice(BaseSiteSetting):
 
     class Meta:
         verbose_name = "incident notice"
-
-    @classmethod
-    def for_request(cls, request):
-        # On every page: remembered until the next change (saving it bumps the generation).
-        if not hasattr(request, cls.get_cache_attr_name()):
-            site = Site.find_for_request(request)
-            notice = memo.remember(request, ("incident-notice", site and site.pk), lambda: cls.for_site(site))
-            notice._request = request
-            setattr(request, cls.get_cache_attr_name(), notice)
-        return getattr(request, cls.get_cache_attr_name())
 
     def clean(self):
         super().clean()

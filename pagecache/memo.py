@@ -1,9 +1,9 @@
 """What only a publish can change, remembered per process until the next publish.
 
-A page-cache miss, and every page a signed-in reader sees, used to look up the Site,
-walk the URL, check view restrictions, read the incident notice, build the link-preview
-tags and list the fund's news: eight queries and about 6 ms of ORM work a render
-(bench/pages.py). None of it changes between publishes, and everything that can change
+A page-cache miss, and every page a signed-in reader sees, used to walk the URL, check
+view restrictions, read the incident notice, build the link-preview tags and list the
+fund's news: most of a render's queries and ORM work (bench/pages.py, "cold" against
+"uncached"). None of it changes between publishes, and everything that can change
 it (publishing, unpublishing, moving or deleting a page, a view restriction, a setting,
 a Site, an image) bumps the page cache's generation (`pagecache.generation`). So each
 process keeps those answers for the generation it reads at the start of a request, and
@@ -15,10 +15,11 @@ It needs a shared cache for the generation: Redis, or the database cache that is
 default without `REDIS_URL` (`make run` too), where a publish by the worker or by another
 web process moves the one generation every process reads. With a per-process cache
 (local memory) it stays off: another process's publish would never reach this memo.
-Only requests stamped by `pagecache.serving.serve` (live pages, GET or HEAD) use it:
-previews, the admin and forms never do. Values are stored pickled and unpickled for each
-request, so no two requests share a model instance that Wagtail or a template may cache
-things on.
+Only requests stamped by `stamp` use it: live pages, GET or HEAD, whose route the site root
+remembers (`pagecache.serving.FastRouteMixin`), and search; previews, the admin and forms
+never do. Values are stored pickled and unpickled for each request, so no two requests
+share a model instance that Wagtail or a template may cache things on. The stamp is this
+module's own request attribute; nothing here writes Wagtail's or Django's.
 """
 
 import logging
@@ -94,11 +95,20 @@ def stamp(request) -> bool:
     return True
 
 
+def is_stamped(request) -> bool:
+    """Whether `stamp` let this request use the memo (and it is no preview)."""
+    return (
+        request is not None
+        and getattr(request, _ATTR, None) is not None
+        and not getattr(request, "is_preview", False)
+    )
+
+
 def remember(request, key, compute):
     """`compute()`, or what it returned for `key` earlier in this generation."""
-    generation = getattr(request, _ATTR, None) if request is not None else None
-    if generation is None or getattr(request, "is_preview", False):
+    if not is_stamped(request):
         return compute()
+    generation = getattr(request, _ATTR)
     stored = _memo.get(generation, key)
     if stored is not None:
         return pickle.loads(stored)

@@ -1,63 +1,72 @@
-"""Serving a page in fewer queries: the page cache's miss path, measured by bench/pages.py.
+"""Serving a live page with what only a publish changes remembered, through Wagtail's public methods only.
 
-Most requests are page-cache hits; a miss renders the page (every `PAGE_CACHE_SECONDS`
-per URL, and for every URL at once after a publish), so its cost is what the site
-pays on its busiest second. Profiling it showed SQL round trips (and the ORM building
-them) ahead of template work, so these cut queries without changing what is served:
+Wagtail serves every page, with its own URL and view (`wagtail_serve`): it finds the Site
+(`Site.find_for_request`), walks the URL from the site's root page (`Page.route`), runs the
+`before_serve_page` hooks (its view-restriction check asks `page.get_view_restrictions()`)
+and calls `page.serve`. Two of those are page methods, and the mixins here extend them:
 
-- `FastRouteMixin.route` (on the site root): Wagtail walks a URL one level at a time,
-  two queries a level (the child, then its specific row). We fetch every page on the
-  path in one query, then the target's specific row in one more, with the related rows
-  its template needs (`route_select_related`). A live routable page on the way still
-  gets first claim on the rest of the path, as in Wagtail's walk.
-- `FastServeMixin.get_view_restrictions`: the restrictions on a page and its ancestors
-  (aliases resolved as Wagtail does) in one query instead of two.
-- `serve` (Wagtail's view, under the same URL name): the Site, the route, the page's view
-  restrictions and the site's root paths are remembered per process until the next
-  publish (`pagecache.memo`), so a render after the first costs none of those queries.
-- `public_pages`: Wagtail's `public()` for listings, its restricted subtrees remembered too.
-- `remember_site`: the Site part of that, for views outside `serve` too (search).
+- `FastRouteMixin.route` (the site root): Wagtail's own walk, remembered per process until
+  the next publish (`pagecache.memo`), with the view restrictions of the page it found. A
+  render after the first walks nothing: a fund page's walk is four queries (the child, then
+  its specific row, a level) and its restrictions two more.
+- `FastServeMixin.get_view_restrictions` (every page type): the restrictions the route
+  brought; Wagtail's own query for an instance that did not come from a remembered route.
 
-tests/pagecache/test_serving.py checks every route against Wagtail's own walk.
+The route's page is pickled by the memo right after Wagtail's walk, before anything reads its
+relations, so nothing that changes without a publish (a fund's `Fund` row, its figures) is
+remembered with it. The Site (`get_site_for_hostname`) and the root page's specific row are
+still read by Wagtail on every request, before any page method runs: remembering them would
+mean writing Wagtail's private request attributes (`_wagtail_site`, `_wagtail_route_for_request`),
+which this project does not do. Profiled, the Site lookup is about 40 % of a remembered fund
+page render; bench/pages.py's "uncached" rows measure what that costs.
+
+`public_pages`: Wagtail's `public()` for listings, with the restricted subtrees remembered too.
+
+tests/pagecache/test_serving.py serves every page of the demo tree, with aliases and view
+restrictions, with the memo and through Wagtail's own route, and compares them.
 """
 
 from django.db.models import Q
-from django.urls import Resolver404
-from django.utils import translation
-from wagtail.contrib.routable_page.models import RoutablePageMixin
-from wagtail.models import Page, PageViewRestriction, Site
+from django.http import Http404
+from wagtail.models import PageViewRestriction
+from wagtail.url_routing import RouteResult
 
 from pagecache import memo
 
 
-def serve(request, path):
-    """Wagtail's `serve`, with the Site and the route remembered for the generation (`pagecache.memo`)."""
-    from wagtail import views as wagtail_views  # not at import time: models import this module
+class FastServeMixin:
+    """For every page type: the view restrictions a remembered route brought, else Wagtail's own."""
 
-    if request.method in ("GET", "HEAD") and remember_site(request):
-        key = ("route", request._get_raw_host(), request.get_port(), path, translation.get_language())
-        request._wagtail_route_for_request = memo.remember(request, key, lambda: _route(request, path))
-    return wagtail_views.serve(request, path)
+    # Set on the page a remembered route returns (never stored with it): Wagtail's answer for it.
+    remembered_view_restrictions = None
 
-
-def remember_site(request) -> bool:
-    """The request's Site and root paths, remembered; False when this request may not use the memo."""
-    if not memo.stamp(request):
-        return False
-    key = ("site", request._get_raw_host(), request.get_port())
-    found = memo.remember(request, key, lambda: (Site.find_for_request(request), Site.get_site_root_paths()))
-    request._wagtail_site, request._wagtail_cached_site_root_paths = found
-    return True
+    def get_view_restrictions(self):
+        if self.remembered_view_restrictions is not None:
+            return self.remembered_view_restrictions
+        return super().get_view_restrictions()
 
 
-def _route(request, path):
-    """Wagtail's route (None for a 404), as it may be remembered: no live rows, restrictions kept."""
-    route = Page.route_for_request(request, path)
-    page = route[0] if route else None
-    if isinstance(page, FastServeMixin):
-        page.without_live_relations()
-        page._remembered_restrictions = list(page.get_view_restrictions())
-    return route
+class FastRouteMixin(FastServeMixin):
+    """For the site root: Wagtail's route, remembered until the next publish for live GET and HEAD requests."""
+
+    def route(self, request, path_components):
+        if request.method not in ("GET", "HEAD") or not memo.stamp(request):
+            return super().route(request, path_components)
+        key = ("route", self.pk, *path_components)
+        found = memo.remember(request, key, lambda: self._walk(request, path_components))
+        if found is None:
+            raise Http404
+        page, args, kwargs, restrictions = found
+        page.remembered_view_restrictions = restrictions
+        return RouteResult(page, args=args, kwargs=kwargs)
+
+    def _walk(self, request, path_components):
+        """Wagtail's walk as it may be remembered: `(page, args, kwargs, restrictions)`, or None for a 404."""
+        try:
+            page, args, kwargs = super().route(request, path_components)
+        except Http404:
+            return None
+        return page, args, kwargs, list(page.get_view_restrictions())
 
 
 def public_pages(pages, request):
@@ -70,90 +79,3 @@ def public_pages(pages, request):
     for path in memo.remember(request, ("restricted-paths",), restricted_paths):
         q |= Q(path__startswith=path)
     return pages.exclude(q) if q else pages
-
-
-class FastServeMixin:
-    """For every page type: one-query view-restriction check, and what to load with the page."""
-
-    # Related rows the page's own template reads (select_related when routing to it).
-    route_select_related: tuple[str, ...] = ()
-    # Of those, the ones that change without a publish (money): read afresh on every render.
-    live_relations: tuple[str, ...] = ()
-
-    def without_live_relations(self):
-        """This page as it may be remembered (`pagecache.memo`): rows that change without a publish dropped."""
-        for name in self.live_relations:
-            self._state.fields_cache.pop(name, None)
-        return self
-
-    def get_view_restrictions(self):
-        remembered = getattr(self, "_remembered_restrictions", None)
-        if remembered is not None:
-            return remembered
-        if self.alias_of_id:
-            return super().get_view_restrictions()
-        paths = [self.path[:end] for end in range(self.steplen, len(self.path) + 1, self.steplen)]
-        on_path = Page.objects.filter(path__in=paths)
-        return PageViewRestriction.objects.filter(
-            Q(page__in=on_path.filter(alias_of__isnull=True).values("pk"))
-            | Q(page__in=on_path.filter(alias_of__isnull=False).values("alias_of"))
-        )
-
-
-def _claims(page, remaining) -> bool:
-    """Would this (live, routable) page serve `remaining` itself, before looking at its children?"""
-    cls = page.specific_class
-    if cls is None or not issubclass(cls, RoutablePageMixin) or not page.live:
-        return False
-    try:
-        cls.get_resolver().resolve("/" + "".join(f"{part}/" for part in remaining))
-    except Resolver404:
-        return False
-    return True
-
-
-def _walks_like_wagtail(page) -> bool:
-    """Pages whose `route` is Wagtail's own (or a routable page's) can be walked through."""
-    cls = page.specific_class
-    if cls is None:
-        return False
-    route = cls.route
-    return route is Page.route or route is RoutablePageMixin.route or route is FastRouteMixin.route
-
-
-# Deeper paths are walked this far in one query, and on from there the Wagtail way.
-MAX_LEVELS = 12
-
-
-class FastRouteMixin(FastServeMixin):
-    """For the site root: route any URL below it in two queries."""
-
-    def route(self, request, path_components):
-        if not path_components or _claims(self, path_components):
-            return super().route(request, path_components)
-        levels = min(len(path_components), MAX_LEVELS)
-        prefixes = [
-            self.url_path + "".join(f"{part}/" for part in path_components[:n]) for n in range(1, levels + 1)
-        ]
-        on_path = {
-            page.depth: page
-            for page in Page.objects.filter(url_path__in=prefixes, path__startswith=self.path)
-        }
-        page, consumed = self, 0
-        for level in range(1, levels + 1):
-            child = on_path.get(self.depth + level)
-            if child is None:
-                break
-            child._cached_parent_obj = page  # as Wagtail's walk does: get_parent() costs no query
-            page, consumed = child, level
-            remaining = path_components[consumed:]
-            if not remaining or not _walks_like_wagtail(page) or _claims(page, remaining):
-                break
-        if page is self:
-            return super().route(request, path_components)
-        model = page.specific_class
-        if model is None:
-            return page.specific.route(request, path_components[consumed:])
-        specific = model._default_manager.select_related(*model.route_select_related).get(pk=page.pk)
-        specific._cached_parent_obj = page._cached_parent_obj
-        return specific.route(request, path_components[consumed:])

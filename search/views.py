@@ -7,7 +7,8 @@ from django.template.response import TemplateResponse
 from wagtail.models import Page
 
 from bounties.models import FundPage, FundUpdatePage
-from pagecache.serving import public_pages, remember_site
+from pagecache import memo
+from pagecache.serving import public_pages
 
 RESULTS_PER_PAGE = 10
 MAX_QUERY_LENGTH = 200
@@ -21,7 +22,7 @@ def typed_query(value: str) -> str:
 
 
 def search(request):
-    remember_site(request)  # and with it the notice and the restricted subtrees (pagecache/memo.py)
+    memo.stamp(request)  # the notice and the restricted subtrees, remembered (pagecache/memo.py)
     query = typed_query(request.GET.get("q", ""))
     if query:
         pages = public_pages(Page.objects.live(), request)

@@ -166,9 +166,6 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     subpage_types = ["bounties.FundUpdatePage"]
     objects = PageManager.from_queryset(FundPageQuerySet)()
 
-    route_select_related = ("fund", "image")  # the counters and the picture the page shows
-    live_relations = ("fund",)  # the counters change with every pledge: never remembered
-
     class Meta:
         verbose_name = "fund"
 

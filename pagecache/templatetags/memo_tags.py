@@ -27,7 +27,8 @@ class RememberNode(template.Node):
 
     def render(self, context):
         request = context.get("request")
-        if request is None:
+        if not memo.is_stamped(request):
+            # Not a live page request (an error page for a refused Host header among them).
             return self.nodelist.render(context)
         key = ("fragment", request.scheme, request.get_host(), *(v.resolve(context) for v in self.vary_on))
         return memo.remember(request, key, lambda: self.nodelist.render(context))
