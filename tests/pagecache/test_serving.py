@@ -2,7 +2,8 @@
 
 Every route is taken twice with the memo (the walk, then the remembered answer) and compared
 with Wagtail's `Page.route` on the same tree: the demo site's every page and feed, paths that do
-not exist, drafts, an alias, and view restrictions on a page, an ancestor and an alias's source.
+not exist, drafts, an alias, view restrictions on a page, an ancestor and an alias's source, and
+a second locale's tree.
 Then the same pages are fetched through Wagtail's `wagtail_serve` with the memo and without it.
 """
 
@@ -10,7 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.http import Http404
 from django.test import Client, RequestFactory
-from wagtail.models import Page, PageViewRestriction
+from django.utils import translation
+from wagtail.models import Locale, Page, PageViewRestriction, Site
 
 from home.models import HomePage
 from pagecache import memo
@@ -141,3 +143,29 @@ def test_public_pages_like_wagtails_public(tree, restricted):
     ours = set(public_pages(live, None).values_list("pk", flat=True))
     assert ours == set(live.public().values_list("pk", flat=True))
     assert not ours & set(Page.objects.filter(slug__in=restricted).values_list("pk", flat=True))
+
+
+def test_each_locales_routes_are_its_own(tree, settings):
+    """With a French tree the site root is localized first (Wagtail's `route_for_request`); the
+    remembered routes of one locale never answer for the other."""
+    settings.WAGTAIL_I18N_ENABLED = True
+    settings.LANGUAGES = settings.WAGTAIL_CONTENT_LANGUAGES = [("en", "English"), ("fr", "French")]
+    french = Locale.objects.create(language_code="fr")
+    home_fr = tree.copy_for_translation(french)
+    home_fr.save_revision().publish()
+    index = Page.objects.get(slug="funds", locale__language_code="en")
+    index_fr = index.specific.copy_for_translation(french)
+    index_fr.save_revision().publish()
+    fund = Page.objects.get(slug="audit-truecrypt", locale__language_code="en")
+    fund.specific.copy_for_translation(french).save_revision().publish()
+    memo.forget()
+    for language in ["en", "fr", "en"]:
+        with translation.override(language):
+            site = Site.objects.get(is_default_site=True)
+            root = site.root_page.localized.specific
+            assert root.locale.language_code == language
+            for components in [[], ["funds"], ["funds", "audit-truecrypt"], ["funds", "feed"]]:
+                wagtail = outcome(Page.route, root, components, get(components))
+                ours = outcome(type(root).route, root, components, get(components))
+                assert ours == wagtail, (language, components)
+                assert Page.objects.get(pk=ours[0]).locale.language_code == language
