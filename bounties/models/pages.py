@@ -18,6 +18,7 @@ from wagtail.search import index
 
 from base.seo import SocialMetaMixin, social_meta_for
 from bounties.blocks import BodyBlock
+from bounties.feeds import FundNewsFeed, NewFundsFeed
 from pagecache import memo
 from pagecache.serving import FastServeMixin, public_pages
 
@@ -86,8 +87,6 @@ class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     @path("feed/", name="feed")
     def feed(self, request):
-        from bounties.feeds import NewFundsFeed
-
         return NewFundsFeed(self)(request)
 
 
@@ -223,8 +222,6 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     @path("feed/", name="feed")
     def feed(self, request):
-        from bounties.feeds import FundNewsFeed
-
         return FundNewsFeed(self)(request)
 
 
