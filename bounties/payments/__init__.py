@@ -7,41 +7,19 @@ charged at once), `start_checkout(deposit, success_url=, cancel_url=) -> Checkou
 network call: never inside a transaction) and `webhook_secret()`.
 """
 
-import hashlib
-import hmac
-from dataclasses import dataclass
-
 from django.conf import settings
 
+from bounties.payments.checkout import Checkout
+from bounties.payments.local_gateway import LocalGateway
+from bounties.payments.stripe_gateway import StripeGateway
 
-@dataclass(frozen=True)
-class Checkout:
-    """Where to send the payer, and the provider's id for the payment."""
-
-    provider_id: str
-    url: str
+__all__ = ["Checkout", "get_gateway", "webhook_secret"]
 
 
 def get_gateway(name: str | None = None):
     """The gateway called `name`, else the site's (`PAYMENT_GATEWAY`, checked at start-up: fundfill.E001)."""
     name = name or settings.PAYMENT_GATEWAY
-    # Imported here: each gateway module imports `Checkout` from this package.
-    if name == "stripe":
-        from bounties.payments.stripe_gateway import StripeGateway
-
-        return StripeGateway()
-    from bounties.payments.local_gateway import LocalGateway
-
-    return LocalGateway()
-
-
-LOCAL_SECRET_LABEL = b"fundfill local gateway webhook signing secret v1"
-
-
-def local_webhook_secret() -> str:
-    """The local gateway's signing secret: derived from SECRET_KEY, so it is in no source file."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), LOCAL_SECRET_LABEL, hashlib.sha256).hexdigest()
-    return f"whsec_local_{digest}"
+    return StripeGateway() if name == "stripe" else LocalGateway()
 
 
 def webhook_secret() -> str:

@@ -2,10 +2,12 @@
 
 It produces the same signed events Stripe would and feeds them to the same
 webhook code, so the real signature check and credit path run everywhere. It signs
-with `local_webhook_secret()`, derived from SECRET_KEY; a site on `stripe` never
+with `LocalGateway.webhook_secret()`, derived from SECRET_KEY; a site on `stripe` never
 accepts that secret.
 """
 
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -16,8 +18,9 @@ from django.urls import reverse
 
 from bounties.errors import CardDeclined, InvalidCard
 from bounties.models import Deposit
-from bounties.payments import Checkout, local_webhook_secret, webhook_secret
+from bounties.payments.checkout import Checkout
 
+LOCAL_SECRET_LABEL = b"fundfill local gateway webhook signing secret v1"
 SUCCESS_CARD = "4242424242424242"
 DECLINE_CARD = "4000000000000002"
 DECLINE_MESSAGE = "Your card was declined (test card ending 0002)."
@@ -41,7 +44,9 @@ class LocalGateway:
 
     @staticmethod
     def webhook_secret() -> str:
-        return local_webhook_secret()
+        """Derived from SECRET_KEY, so it is in no source file (and differs per deployment)."""
+        digest = hmac.new(settings.SECRET_KEY.encode(), LOCAL_SECRET_LABEL, hashlib.sha256).hexdigest()
+        return f"whsec_local_{digest}"
 
     def start_checkout(self, deposit: Deposit, *, success_url: str, cancel_url: str) -> Checkout:
         return Checkout(
@@ -81,7 +86,7 @@ class LocalGateway:
             "data": {"object": session},
         }
         payload = json.dumps(event)
-        signature = stripe.WebhookSignature.generate_signature_header(payload, webhook_secret())
+        signature = stripe.WebhookSignature.generate_signature_header(payload, self.webhook_secret())
         status, body = receive(payload.encode(), signature)
         if status != 200:
             raise RuntimeError(f"local webhook refused: {body}")

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from bounties.errors import PaymentUnavailable
 from bounties.models import Deposit
-from bounties.payments import Checkout
+from bounties.payments.checkout import Checkout
 
 logger = logging.getLogger("fundfill.payments")
 

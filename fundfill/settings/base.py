@@ -354,7 +354,7 @@ STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 # The local gateway signs its events with a secret derived from SECRET_KEY
-# (bounties.payments.local_webhook_secret); `stripe` accepts only STRIPE_WEBHOOK_SECRET.
+# (bounties.payments.local_gateway.LocalGateway.webhook_secret); `stripe` accepts only STRIPE_WEBHOOK_SECRET.
 
 API_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
 if DEBUG:
