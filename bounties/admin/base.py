@@ -28,7 +28,7 @@ from bounties.models import (
     Transfer,
     WebhookEvent,
 )
-from bounties.templatetags.fundfill_tags import money
+from bounties.money import format_cents as money
 
 
 class ReadOnlyPermissionPolicy(ModelPermissionPolicy):

@@ -19,10 +19,11 @@ from wagtail.models import PageViewRestriction
 
 from bounties.errors import TryAgainLater
 from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, PledgeStatus, Transfer
-from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD, LocalGateway
-from bounties.services.deposits import MAX_DEPOSIT_CENTS, deposit_create
+from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD
+from bounties.services.deposits import MAX_DEPOSIT_CENTS
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
+from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +51,6 @@ def client_for(user=None) -> APIClient:
         token, _ = Token.objects.get_or_create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
-
-
-def top_up(user, cents):
-    deposit = deposit_create(user=user, amount_cents=cents, gateway="local")
-    LocalGateway().pay(deposit, SUCCESS_CARD)
 
 
 def body_with(amount):

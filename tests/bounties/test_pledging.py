@@ -11,19 +11,12 @@ from bounties.errors import (
     WithdrawNotAllowed,
 )
 from bounties.models import Fund, FundStatus, Pledge, PledgeStatus, Transfer
-from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
-from bounties.services.deposits import deposit_create
 from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create, pledge_withdraw
 from tests.factories import UserFactory
+from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
-
-
-def top_up(user, cents):
-    deposit = deposit_create(user=user, amount_cents=cents, gateway="local")
-    LocalGateway().pay(deposit, SUCCESS_CARD)
-    return deposit
 
 
 def test_pledge_moves_wallet_money_into_escrow_once_per_key(fund):

@@ -10,20 +10,16 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from bounties.errors import TryAgainLater
 from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, PledgeStatus, Transfer
-from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
+from bounties.payments.local_gateway import SUCCESS_CARD
 from bounties.services.deposits import deposit_create
 from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create
 from tests.factories import UserFactory
+from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
 
 DECLINED_CARD = "4000 0000 0000 0002"
-
-
-def top_up(user, cents):
-    deposit = deposit_create(user=user, amount_cents=cents, gateway="local")
-    LocalGateway().pay(deposit, SUCCESS_CARD)
 
 
 def pledge_url(fund):
