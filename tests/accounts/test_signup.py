@@ -143,3 +143,22 @@ def test_the_database_refuses_two_names_that_differ_only_in_case():
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.create_user(username="LINUS", password=PASSWORD)
     assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_names_existing_look_alikes_instead_of_failing_obscurely():
+    from django.core.management import call_command
+
+    call_command("migrate", "accounts", "zero", verbosity=0)
+    try:
+        User.objects.create_user(username="grace", password=PASSWORD)
+        User.objects.create_user(username="Grace", password=PASSWORD)
+        with pytest.raises(RuntimeError, match="rename all but one of each.*grace"):
+            call_command("migrate", "accounts", verbosity=0)
+        User.objects.filter(username="Grace").update(username="grace2")
+        call_command("migrate", "accounts", verbosity=0)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            User.objects.create_user(username="GRACE", password=PASSWORD)
+    finally:
+        User.objects.all().delete()
+        call_command("migrate", verbosity=0)
