@@ -60,7 +60,7 @@ def failed_event(deposit, *, message="Your card was declined.", event_id=None) -
 def sign(payload: str, *, secret=None, timestamp=None) -> str:
     """The `Stripe-Signature` header for `payload` (the real scheme: t=…,v1=HMAC-SHA256)."""
     return stripe.WebhookSignature.generate_signature_header(
-        payload, secret or webhook_secret(), timestamp=timestamp
+        payload, webhook_secret() if secret is None else secret, timestamp=timestamp
     )
 
 

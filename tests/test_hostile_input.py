@@ -11,13 +11,13 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from bounties.models import Deposit, Pledge, Transfer, WebhookEvent
 from bounties.services.ledger import ledger_violations, wallet_for
+from tests.api import client_for
 from tests.factories import UserFactory
-from tests.money import top_up
+from tests.money import sign, top_up
 from tests.pages_html import parse_html
 
 pytestmark = pytest.mark.django_db
@@ -70,9 +70,7 @@ def backer(client, user):
 
 @pytest.fixture
 def api(backer):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=backer)[0].key}")
-    return client
+    return client_for(backer)
 
 
 def assert_api_error(response, status, code=None):
@@ -336,15 +334,11 @@ def test_sign_up_with_an_unsafe_next_stays_on_the_site(client, site_tree, next_u
 
 
 def test_a_signed_webhook_nested_past_the_recursion_limit_is_answered_and_changes_nothing(client, site_tree):
-    import stripe
-
-    from bounties.payments import webhook_secret
-
     before = books()
     payload = (
         '{"id": "evt_deep", "type": "checkout.session.completed", "data": ' + "[" * 3000 + "]" * 3000 + "}"
     )
-    signature = stripe.WebhookSignature.generate_signature_header(payload, webhook_secret())
+    signature = sign(payload)
 
     response = client.post(
         "/payments/stripe/webhook/", payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature

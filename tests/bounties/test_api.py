@@ -22,6 +22,7 @@ from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, Pl
 from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD
 from bounties.services.deposits import MAX_DEPOSIT_CENTS
 from bounties.services.ledger import ledger_violations, wallet_for
+from tests.api import assert_error, client_for
 from tests.factories import UserFactory
 from tests.money import top_up
 
@@ -45,14 +46,6 @@ BAD_AMOUNTS = [
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
-def client_for(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 def body_with(amount):
     """A JSON body with `amount_cents` set to `amount`, or without it when `amount` is `...`."""
     return {} if amount is ... else {"amount_cents": amount}
@@ -64,15 +57,6 @@ def pledge(client, fund_id, body=None, *, key="key-1", raw=None):
     if raw is not None:
         return client.post(url, raw, content_type="application/json", **headers)
     return client.post(url, body, format="json", **headers)
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert error["message"]
-    return error
 
 
 @dataclass(frozen=True)

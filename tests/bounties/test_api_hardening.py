@@ -8,7 +8,6 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 from wagtail.models import PageViewRestriction
 
 from bounties.api.pagination import MAX_LIMIT, MAX_OFFSET
@@ -16,28 +15,12 @@ from bounties.models import Fund, Pledge, Transfer
 from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
 from bounties.services.deposits import deposit_create
 from bounties.services.ledger import ledger_violations
+from tests.api import assert_error, client_for
 from tests.fundfill.test_settings import environment, manage, production_environment
 
 pytestmark = pytest.mark.django_db
 
 BIGINT_OVERFLOW = str(2**63)  # one past PostgreSQL's bigint
-
-
-def client_for(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content[:500]
-    assert response["Content-Type"] == "application/json"
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert error["message"]
-    return error
 
 
 @pytest.fixture

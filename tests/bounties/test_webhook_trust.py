@@ -15,7 +15,6 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-import stripe
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
@@ -26,7 +25,7 @@ from bounties.payments import webhook_secret
 from bounties.services.deposits import deposit_create
 from bounties.services.ledger import external_account, ledger_violations, transfer_post, wallet_for
 from tests.factories import UserFactory
-from tests.money import checkout_event, failed_event
+from tests.money import checkout_event, failed_event, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -50,9 +49,7 @@ def deposit(dora):
 def post(client, event, *, secret=None, timestamp=None):
     """POST `event` (a dict, a list, or the raw body) with a real `Stripe-Signature` header."""
     payload = event if isinstance(event, str) else json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(
-        payload, webhook_secret() if secret is None else secret, timestamp=timestamp
-    )
+    header = sign(payload, secret=secret, timestamp=timestamp)
     return client.post(WEBHOOK_URL, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
 
 
