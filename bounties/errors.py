@@ -153,3 +153,108 @@ class RateLimited(BountiesError):
     status = 429
     retry_after = 60  # the limit's window is a minute (bounties/ratelimits.py)
     default_message = "You have sent a lot of pledges in the last minute; please wait a minute and try again."
+
+
+# --- Claims, votes, settlement and money out -------------------------------------------------
+
+
+class NotFound(BountiesError):
+    """The claim, pledge or fund does not exist or is not yours to act on."""
+
+    code = "not_found"
+    status = 404
+    default_message = "We could not find that."
+
+
+class ClaimClosed(BountiesError):
+    """The claim is no longer under vote, or the fund no longer takes claims (escrow date passed, awarded)."""
+
+    code = "claim_closed"
+    status = 409
+    default_message = "This claim is no longer under vote."
+
+
+class NoBackers(BountiesError):
+    """Nobody but the claimants has money in the fund, so nobody could vote on a claim."""
+
+    code = "no_backers"
+    status = 409
+    default_message = "This fund has no backers other than the claimants, so a claim could not be voted on."
+
+
+class NotABacker(BountiesError):
+    """The voter had no money in the fund when the claim was submitted."""
+
+    code = "not_a_backer"
+    status = 403
+    default_message = "Only backers who had money in this fund when the claim was submitted can vote on it."
+
+
+class OwnClaim(BountiesError):
+    """Claimants and co-claimants cannot vote on their own claim."""
+
+    code = "own_claim"
+    status = 403
+    default_message = "You are one of this claim's claimants, so you cannot vote on it."
+
+
+class ReasonRequired(BountiesError):
+    """A reject vote must say why: the reason is shown publicly on the claim."""
+
+    code = "reason_required"
+    default_message = "Say why you reject this claim: your reason is shown on the claim page."
+
+
+class SharesInvalid(BountiesError):
+    """Co-claimants must be registered users, each once, with shares in basis points summing to 10,000."""
+
+    code = "shares_invalid"
+    default_message = "The claimants' shares must be whole basis points that add up to 10,000 (100%)."
+
+
+class ClaimInvalid(BountiesError):
+    """The claim itself is incomplete: a statement and a link to the work are required."""
+
+    code = "invalid_claim"
+    default_message = "Describe the work and give a link to it."
+
+
+class WithdrawFrozen(WithdrawNotAllowed):
+    """Withdrawals are frozen while any claim on the fund is under vote (no vote-then-withdraw)."""
+
+    code = "withdraw_frozen"
+    default_message = (
+        "Pledges cannot be withdrawn while backers vote on a claim; they thaw if the claim is rejected."
+    )
+
+
+class SettlementInvalid(BountiesError):
+    """The settlement choice cannot be used for this pledge (already settled, no beneficiary, fund not open)."""
+
+    code = "settlement_invalid"
+    status = 409
+    default_message = "That settlement choice is not available for this pledge."
+
+
+class PayoutOnHold(BountiesError):
+    """Part of the payout balance is still inside the hold against card disputes."""
+
+    code = "payout_on_hold"
+    status = 409
+    default_message = "Part of your payout balance is still on hold against card disputes."
+
+
+class InsufficientPayout(BountiesError):
+    """The payout asked for is more than the payout balance."""
+
+    code = "insufficient_payout"
+    status = 402
+    default_message = "Your payout balance does not hold that much."
+
+
+class PayoutNotAllowed(BountiesError):
+    """A staff action on a payout that its state or the four-eyes rule does not allow."""
+
+    code = "payout_not_allowed"
+    status = 409
+    default_message = "That cannot be done to this payout now."

@@ -95,6 +95,9 @@ class TransferKind(models.TextChoices):
     AWARD = "award", "Award"
     BENEFICIARY = "beneficiary", "Paid to beneficiary"
     PAYOUT = "payout", "Paid out"
+    PAYOUT_REVERSAL = "payout_reversal", "Payout failed: returned"
+    CASHOUT = "cashout", "Sent back to your card"
+    CASHOUT_REVERSAL = "cashout_reversal", "Card refund failed: returned to your wallet"
 
 
 class Transfer(ImmutableModel):

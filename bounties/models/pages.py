@@ -126,7 +126,9 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
         max_length=200, blank=True, help_text="Required when the failure policy is a beneficiary."
     )
     vote_window_hours = models.PositiveIntegerField(
-        default=72, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+        default=72,
+        validators=[MinValueValidator(24), MaxValueValidator(14 * 24)],
+        help_text="How long backers vote on a claim: 24 hours to 14 days.",
     )
     quorum_percent = models.PositiveSmallIntegerField(
         default=10,

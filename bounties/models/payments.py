@@ -41,6 +41,8 @@ class Deposit(models.Model):
     gateway = models.CharField(max_length=16)
     provider_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     checkout_url = models.URLField(max_length=1000, blank=True)
+    # The provider's payment (a Stripe PaymentIntent id), recorded when it succeeds: what a cash-out refunds.
+    payment_reference = models.CharField(max_length=255, blank=True)
     decline_reason = models.CharField(max_length=300, blank=True)
     transfer = models.OneToOneField(
         "bounties.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="deposit"

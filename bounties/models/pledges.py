@@ -11,6 +11,17 @@ class PledgeStatus(models.TextChoices):
     CANCELLED = "cancelled", "Not made (money kept in your wallet)"
     REFUNDED = "refunded", "Refunded"
     AWARDED = "awarded", "Paid to the winner"
+    TO_BENEFICIARY = "beneficiary", "Paid to the fund's beneficiary"
+    REPLEDGED = "repledged", "Moved to another fund"
+
+
+class SettlementChoice(models.TextChoices):
+    """Where a pledge goes if its escrow date passes and nobody has won."""
+
+    WALLET = "wallet", "Back to my wallet"
+    CARD = "card", "Back to my card"
+    BENEFICIARY = "beneficiary", "To the fund's beneficiary"
+    FUND = "fund", "Pledged to another open fund"
 
 
 class Pledge(models.Model):
@@ -30,14 +41,30 @@ class Pledge(models.Model):
     transfer = models.OneToOneField(
         "bounties.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="pledge"
     )
-    release_transfer = models.OneToOneField(
+    release_transfer = models.ForeignKey(
         "bounties.Transfer",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        related_name="released_pledge",
-        help_text="The withdraw, refund or award transfer that took the money out of escrow.",
+        related_name="released_pledges",
+        help_text="The withdraw, settlement or award transfer that took the money out of escrow "
+        "(one award transfer releases every pledge of the fund).",
     )
+    # The terms the pledge was made under (copied from the fund page): a later edit never changes them.
+    escrow_until = models.DateTimeField(null=True, blank=True)
+    failure_policy = models.CharField(max_length=16, blank=True)
+    beneficiary_name = models.CharField(max_length=200, blank=True)
+    # The backer's settlement choice; blank means the default their terms give.
+    settlement_choice = models.CharField(max_length=16, choices=SettlementChoice.choices, blank=True)
+    settlement_fund = models.ForeignKey(
+        "bounties.Fund",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The open fund chosen for a 'pledged to another fund' settlement.",
+    )
+    settled_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
