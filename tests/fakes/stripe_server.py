@@ -8,6 +8,12 @@ with `stripe.api_base` pointed here (`settings.STRIPE_API_BASE`):
   `{"error": {"type", "message", "code", "param"}}` with Stripe's status codes;
 - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`,
   `POST /v1/checkout/sessions/{id}/expire`, `GET /v1/events/{id}`;
+- `GET /v1/payment_intents/{id}` (one exists for every session the fake completed);
+- `POST /v1/refunds` (`payment_intent`, `amount`: never more than what remains of the payment),
+  `GET /v1/refunds/{id}`;
+- Connect: `POST /v1/accounts` (`type=express`), `GET /v1/accounts/{id}`,
+  `POST /v1/account_links` (`type=account_onboarding`), `POST /v1/transfers` (`amount`,
+  `currency`, `destination`: a known account whose payouts are enabled), `GET /v1/transfers/{id}`;
 - the `Idempotency-Key` header: the same key with the same parameters replays the
   first response (with `Idempotent-Replayed: true`); the same key with other
   parameters is a 400 `idempotency_error`. Like Stripe, a request refused before it
@@ -17,7 +23,11 @@ Test controls: every request is recorded (`requests`, `posts()`); `delay_next()`
 a response after the work is done and stored, past the client's timeout (the
 answer is lost but Stripe did it — T10); `fail_next()` answers with an error before
 doing anything; `checkout_completed()` marks a session paid and returns the signed
-`checkout.session.completed` event to POST to the webhook endpoint.
+`checkout.session.completed` event to POST to the webhook endpoint; `fail_next_refund()`
+makes the next refund come back `status: failed` (as a refund to a closed card does);
+`set_payouts_enabled()` (or `complete_onboarding()`) is the connected account finishing
+Stripe's onboarding; `set_available_balance()` makes transfers beyond it fail with
+`balance_insufficient` (by default the platform balance is unlimited).
 
     with FakeStripe() as fake:
         settings.STRIPE_API_BASE = fake.url
@@ -109,6 +119,10 @@ def _int_param(value, param: str, *, minimum: int = 0) -> int:
     return number
 
 
+def _dollars(cents: int) -> str:
+    return f"${cents // 100:,}.{cents % 100:02d}"
+
+
 @dataclass
 class RecordedRequest:
     """One request as the fake saw it, and how it answered."""
@@ -190,6 +204,13 @@ class FakeStripe:
         self.api_key = api_key
         self.sessions: dict[str, dict] = {}
         self.events: dict[str, dict] = {}
+        self.payment_intents: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
+        self.accounts: dict[str, dict] = {}
+        self.account_links: list[dict] = []
+        self.transfers: dict[str, dict] = {}
+        self.available_balance: int | None = None  # None: transfers are never short of balance
+        self._refund_failures: list[str] = []
         self.requests: list[RecordedRequest] = []
         self._idempotent: dict[tuple[str, str], _Stored] = {}
         self._rules: list[_Rule] = []
@@ -256,6 +277,57 @@ class FakeStripe:
         with self._lock:
             return len(self.sessions)
 
+    def fail_next_refund(self, reason: str = "expired_or_canceled_card", *, count: int = 1):
+        """The next `count` refunds are made but come back `status: failed` with `failure_reason`."""
+        with self._lock:
+            self._refund_failures.extend([reason] * count)
+
+    def create_payment_intent(
+        self, amount: int, *, currency: str = "usd", metadata: dict | None = None
+    ) -> dict:
+        """A succeeded payment of `amount` (what a completed checkout leaves behind), to refund later."""
+        with self._lock:
+            intent = {
+                "id": new_id("pi_test_"),
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_received": amount,
+                "created": int(time.time()),
+                "currency": currency,
+                "latest_charge": new_id("ch_test_"),
+                "livemode": False,
+                "metadata": dict(metadata or {}),
+                "status": "succeeded",
+            }
+            self.payment_intents[intent["id"]] = intent
+            return json.loads(json.dumps(intent))
+
+    def refunded(self, payment_intent: str) -> int:
+        """How much of the payment has been refunded (refunds that did not fail)."""
+        with self._lock:
+            return sum(
+                r["amount"]
+                for r in self.refunds.values()
+                if r["payment_intent"] == payment_intent and r["status"] not in ("failed", "canceled")
+            )
+
+    def set_payouts_enabled(self, account_id: str, enabled: bool = True):
+        """The connected account can (or can no longer) receive transfers and pay them out."""
+        with self._lock:
+            self.accounts[account_id]["payouts_enabled"] = enabled
+            self.accounts[account_id]["capabilities"]["transfers"] = "active" if enabled else "inactive"
+
+    def complete_onboarding(self, account_id: str):
+        """The account holder finished Stripe's onboarding: details submitted, charges and payouts enabled."""
+        with self._lock:
+            self.accounts[account_id].update(details_submitted=True, charges_enabled=True)
+            self.set_payouts_enabled(account_id, True)
+
+    def set_available_balance(self, cents: int | None):
+        """The platform's available balance that transfers draw on (None: unlimited, the default)."""
+        with self._lock:
+            self.available_balance = cents
+
     # --- webhooks --------------------------------------------------------------------------
 
     def make_event(self, event_type: str, obj: dict, *, event_id: str | None = None) -> dict:
@@ -285,8 +357,11 @@ class FakeStripe:
         with self._lock:
             session = self.sessions[session_id]
             if session["status"] != "complete":
+                intent = self.create_payment_intent(
+                    session["amount_total"], currency=session["currency"], metadata=session["metadata"]
+                )
                 session.update(
-                    status="complete", payment_status="paid", payment_intent=new_id("pi_test_"), url=None
+                    status="complete", payment_status="paid", payment_intent=intent["id"], url=None
                 )
             return json.loads(json.dumps(session))
 
@@ -391,6 +466,25 @@ class FakeStripe:
             if match[1] not in self.events:
                 raise StripeError(404, f"No such event: '{match[1]}'", code="resource_missing", param="id")
             return self.events[match[1]]
+        if method == "POST" and path == "/v1/refunds":
+            return self._create_refund(request.params)
+        if method == "POST" and path == "/v1/accounts":
+            return self._create_account(request.params)
+        if method == "POST" and path == "/v1/account_links":
+            return self._create_account_link(request.params)
+        if method == "POST" and path == "/v1/transfers":
+            return self._create_transfer(request.params)
+        match = re.fullmatch(r"/v1/(payment_intents|refunds|accounts|transfers)/([^/]+)", path)
+        if match and method == "GET":
+            store, name = {
+                "payment_intents": (self.payment_intents, "payment_intent"),
+                "refunds": (self.refunds, "refund"),
+                "accounts": (self.accounts, "account"),
+                "transfers": (self.transfers, "transfer"),
+            }[match[1]]
+            if match[2] not in store:
+                raise StripeError(404, f"No such {name}: '{match[2]}'", code="resource_missing", param="id")
+            return json.loads(json.dumps(store[match[2]]))
         raise StripeError(
             404,
             f"Unrecognized request URL ({method}: {request.path}). Please see https://stripe.com/docs or "
@@ -484,6 +578,160 @@ class FakeStripe:
         }
         self.sessions[session_id] = session
         return json.loads(json.dumps(session))
+
+    def _create_refund(self, params: dict) -> dict:
+        reference = params.get("payment_intent")
+        if not reference and not params.get("charge"):
+            raise StripeError(
+                400,
+                "One of the following params should be provided for this request: payment_intent or charge.",
+                code="parameter_missing",
+                param="payment_intent",
+            )
+        intent = self.payment_intents.get(reference)
+        if intent is None:
+            where = "payment_intent" if reference else "charge"
+            raise StripeError(
+                400,
+                f"No such {where}: '{reference or params['charge']}'",
+                code="resource_missing",
+                param=where,
+            )
+        remaining = intent["amount_received"] - self.refunded(intent["id"])
+        amount = _int_param(params["amount"], "amount", minimum=1) if "amount" in params else remaining
+        if remaining <= 0:
+            raise StripeError(
+                400,
+                f"Charge {intent['latest_charge']} has already been refunded.",
+                code="charge_already_refunded",
+            )
+        if amount > remaining:
+            raise StripeError(
+                400,
+                f"Refund amount ({_dollars(amount)}) is greater than unrefunded amount on charge "
+                f"({_dollars(remaining)})",
+                param="amount",
+            )
+        failure = self._refund_failures.pop(0) if self._refund_failures else None
+        refund = {
+            "id": new_id("re_test_"),
+            "object": "refund",
+            "amount": amount,
+            "charge": intent["latest_charge"],
+            "created": int(time.time()),
+            "currency": intent["currency"],
+            "failure_reason": failure,
+            "metadata": params.get("metadata") or {},
+            "payment_intent": intent["id"],
+            "reason": params.get("reason"),
+            "status": "failed" if failure else "succeeded",
+        }
+        self.refunds[refund["id"]] = refund
+        return json.loads(json.dumps(refund))
+
+    def _create_account(self, params: dict) -> dict:
+        kind = params.get("type")
+        if kind not in ("express", "standard", "custom"):
+            raise StripeError(400, "Invalid type: must be one of custom, express, or standard", param="type")
+        account = {
+            "id": new_id("acct_", 16),
+            "object": "account",
+            "type": kind,
+            "capabilities": {"transfers": "inactive"},
+            "charges_enabled": False,
+            "country": params.get("country") or "US",
+            "created": int(time.time()),
+            "default_currency": "usd",
+            "details_submitted": False,
+            "email": params.get("email"),
+            "metadata": params.get("metadata") or {},
+            "payouts_enabled": False,
+        }
+        self.accounts[account["id"]] = account
+        return json.loads(json.dumps(account))
+
+    def _create_account_link(self, params: dict) -> dict:
+        for name in ("account", "type"):
+            if not params.get(name):
+                raise StripeError(
+                    400, f"Missing required param: {name}.", code="parameter_missing", param=name
+                )
+        if params["account"] not in self.accounts:
+            raise StripeError(
+                400, f"No such account: '{params['account']}'", code="resource_missing", param="account"
+            )
+        if params["type"] not in ("account_onboarding", "account_update"):
+            raise StripeError(
+                400, "Invalid type: must be one of account_onboarding or account_update", param="type"
+            )
+        if not params.get("return_url"):
+            raise StripeError(
+                400, "Missing required param: return_url.", code="parameter_missing", param="return_url"
+            )
+        now = int(time.time())
+        link = {
+            "object": "account_link",
+            "created": now,
+            "expires_at": now + 300,
+            "url": f"{self.url}/setup/e/{params['account']}/{new_id('', 12)}",
+        }
+        self.account_links.append(
+            dict(
+                link,
+                account=params["account"],
+                refresh_url=params.get("refresh_url"),
+                return_url=params["return_url"],
+                type=params["type"],
+            )
+        )
+        return link
+
+    def _create_transfer(self, params: dict) -> dict:
+        for name in ("amount", "currency", "destination"):
+            if not params.get(name):
+                raise StripeError(
+                    400, f"Missing required param: {name}.", code="parameter_missing", param=name
+                )
+        amount = _int_param(params["amount"], "amount", minimum=1)
+        destination = params["destination"]
+        account = self.accounts.get(destination)
+        if account is None:
+            raise StripeError(
+                400, f"No such destination: '{destination}'", code="resource_missing", param="destination"
+            )
+        if not account["payouts_enabled"]:
+            raise StripeError(
+                400,
+                "Your destination account needs to have at least one of the following capabilities enabled: "
+                "transfers, crypto_transfers, legacy_payments",
+                code="insufficient_capabilities_for_transfer",
+                param="destination",
+            )
+        if self.available_balance is not None:
+            if amount > self.available_balance:
+                raise StripeError(
+                    400,
+                    "You have insufficient available funds in your Stripe account. Try adding funds directly "
+                    "to your available balance by creating Charges using the 4000000000000077 test card.",
+                    code="balance_insufficient",
+                )
+            self.available_balance -= amount
+        transfer = {
+            "id": new_id("tr_test_"),
+            "object": "transfer",
+            "amount": amount,
+            "amount_reversed": 0,
+            "created": int(time.time()),
+            "currency": params["currency"].lower(),
+            "description": params.get("description"),
+            "destination": destination,
+            "livemode": False,
+            "metadata": params.get("metadata") or {},
+            "reversed": False,
+            "transfer_group": params.get("transfer_group"),
+        }
+        self.transfers[transfer["id"]] = transfer
+        return json.loads(json.dumps(transfer))
 
 
 class _Handler(BaseHTTPRequestHandler):
