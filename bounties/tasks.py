@@ -1,8 +1,29 @@
-"""django-q2 tasks: one-liners that call a service, named as the service is."""
+"""django-q2 tasks: one-liners that call a service, named as the service is.
 
-from bounties.services import pledging
+Each runs every minute from a schedule a migration creates (bounties/migrations), and each
+is one idempotent pass: running it twice, or on two workers at once, moves nothing twice.
+"""
+
+from bounties.services import claims, pledging, settlement
 
 
 def pledge_complete_pending():
-    """Every minute (the "complete pending pledges" schedule, bounties/migrations)."""
+    """Every minute (the "complete pending pledges" schedule)."""
     return pledging.pledge_complete_pending()
+
+
+def claims_tally():
+    """Every minute ("tally claims"): decide claims whose voting window has closed."""
+    return claims.claims_tally()
+
+
+def funds_settle():
+    """Every minute ("settle funds"): settle pledges whose escrow date passed with no winner."""
+    return settlement.funds_settle()
+
+
+def money_out_send():
+    """Every minute ("send card refunds and payouts"): what a door could not hand to the provider."""
+    from bounties.services import cashouts, payouts
+
+    return cashouts.refunds_send_pending() + payouts.payouts_send_pending()

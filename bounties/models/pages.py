@@ -195,7 +195,7 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     @property
     def is_open_for_pledges(self):
-        return self.state.status == FundStatus.OPEN and timezone.now() < self.pledge_deadline
+        return self.state.status in (FundStatus.OPEN, FundStatus.VOTING) and timezone.now() < self.pledge_deadline
 
     def updates(self, request=None):
         return public_pages(FundUpdatePage.objects.live(), request).child_of(self).order_by("-date", "-pk")

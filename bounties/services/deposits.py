@@ -12,6 +12,7 @@ deposit) credits nothing; it flags the deposit for staff and is answered 2xx.
 """
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -33,12 +34,14 @@ from bounties.money import check_amount, fingerprint
 from bounties.payments import get_gateway
 from bounties.services import money_operation
 from bounties.services.ledger import external_account, transfer_post, wallet_for
-from bounties.services.pledging import _lock_fund, _pledge_complete
+from bounties.services.pledging import _pledge_complete, lock_fund
 
 logger = logging.getLogger("fundfill.payments")
 security_log = logging.getLogger("fundfill.security")
 
 MAX_DEPOSIT_CENTS = 1_000_000_00
+# A Stripe object id (`pi_3Nx…`); Deposit.payment_reference holds 255 characters.
+PAYMENT_REFERENCE = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 def _fingerprint(user, amount_cents, gateway) -> str:
@@ -229,6 +232,16 @@ def _paid(obj) -> tuple[object, object]:
     return obj.get(field), obj.get("currency")
 
 
+def _payment_reference(obj) -> str:
+    """The provider's payment (PaymentIntent) id the object names, or "" when it names no usable one."""
+    reference = obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
+    if isinstance(reference, dict):  # an expanded PaymentIntent
+        reference = reference.get("id")
+    if not isinstance(reference, str) or not PAYMENT_REFERENCE.fullmatch(reference):
+        return ""
+    return reference
+
+
 def _disagreement(obj, deposit: Deposit) -> str | None:
     amount, currency = _paid(obj)
     currency_ok = isinstance(currency, str) and currency == settings.FUNDFILL_CURRENCY.lower()
@@ -268,7 +281,7 @@ def _payment_succeeded(event_id: str, obj) -> tuple[str, str]:
         return refusal
     if deposit.pledge_id:
         # Lock order: the pledge's fund before any account.
-        _lock_fund(Pledge.objects.values_list("fund_id", flat=True).get(pk=deposit.pledge_id))
+        lock_fund(Pledge.objects.values_list("fund_id", flat=True).get(pk=deposit.pledge_id))
     # Lock the deposit row only (`of`): FOR UPDATE on the joined user row would block the
     # foreign-key checks of the same user's concurrent pledges and deadlock with them.
     deposit = Deposit.objects.select_for_update(of=("self",)).select_related("user").get(pk=deposit.pk)
@@ -289,7 +302,9 @@ def _payment_succeeded(event_id: str, obj) -> tuple[str, str]:
         memo="Money added by card",
         user=deposit.user,
     )
-    if not _leave_pending(deposit, DepositStatus.SUCCEEDED, transfer=transfer):
+    # Only the payment's id is taken from the event (what a cash-out refunds), never an amount.
+    reference = _payment_reference(obj)
+    if not _leave_pending(deposit, DepositStatus.SUCCEEDED, transfer=transfer, payment_reference=reference):
         raise RuntimeError(f"deposit {deposit.pk} left pending under its lock")  # rolls the credit back
     if deposit.pledge_id:
         _pledge_complete(deposit.pledge_id)  # in this transaction: the money never waits stranded

@@ -8,19 +8,26 @@ conditional UPDATE so a balance can never go below zero, even under races.
 from collections.abc import Sequence
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from bounties import faults
 from bounties.errors import InsufficientFunds
 from bounties.models import (
     Account,
     AccountKind,
+    Cashout,
+    Claim,
+    ClaimStatus,
     Deposit,
     DepositStatus,
     Entry,
     Fund,
+    FundStatus,
+    Payout,
     Pledge,
     PledgeStatus,
+    Refund,
+    RefundStatus,
     Transfer,
     TransferKind,
 )
@@ -51,6 +58,11 @@ def payout_for(user) -> Account:
 
 def escrow_for(fund: Fund) -> Account:
     return _account(AccountKind.ESCROW, fund=fund)
+
+
+def beneficiary_for(fund: Fund) -> Account:
+    """What a failed fund's pledges owe its named beneficiary (settled there by their terms)."""
+    return _account(AccountKind.BENEFICIARY, fund=fund)
 
 
 def external_account() -> Account:
@@ -142,26 +154,8 @@ def ledger_violations() -> list[str]:
         if account.kind != AccountKind.EXTERNAL and account.balance < 0:
             problems.append(f"{account} (account {account.pk}) is negative: {account.balance}")
 
-    active = Q(pledges__status=PledgeStatus.ACTIVE)
-    funds = Fund.objects.annotate(
-        live_cents=Sum("pledges__amount_cents", filter=active),
-        live_backers=Count("pledges__user", filter=active, distinct=True),
-    )
-    escrows = dict(Account.objects.filter(kind=AccountKind.ESCROW).values_list("fund", "balance"))
-    for fund in funds:
-        live = fund.live_cents or 0
-        if escrows.get(fund.pk, 0) != live:
-            problems.append(
-                f"fund {fund.pk}: escrow holds {escrows.get(fund.pk, 0)} but live pledges sum to {live}"
-            )
-        if fund.pledged_cents != live:
-            problems.append(
-                f"fund {fund.pk}: pledged_cents is {fund.pledged_cents} but live pledges sum to {live}"
-            )
-        if fund.backer_count != fund.live_backers:
-            problems.append(
-                f"fund {fund.pk}: backer_count is {fund.backer_count} but {fund.live_backers} back it"
-            )
+    problems.extend(_fund_violations())
+    problems.extend(_claim_violations())
 
     money_moved = ~Q(status__in=[PledgeStatus.PENDING_FUNDS, PledgeStatus.CANCELLED])
     for pledge in Pledge.objects.filter(money_moved, transfer__isnull=True).values_list("pk", flat=True):
@@ -175,19 +169,108 @@ def ledger_violations() -> list[str]:
         problems.append(f"pledge {pledge}: its transfer does not move its amount")
 
     problems.extend(_deposit_violations())
+    problems.extend(_refund_violations())
+    # The outside world holds what came in by card less what went back out, each from our own
+    # records: card refunds that did not fail, and payouts sent and not reversed.
     deposited = (
         Deposit.objects.filter(status=DepositStatus.SUCCEEDED).aggregate(t=Sum("amount_cents"))["t"] or 0
     )
+    refunded = Refund.objects.exclude(status=RefundStatus.FAILED).aggregate(t=Sum("amount_cents"))["t"] or 0
+    sent = Payout.objects.filter(transfer__isnull=False, reversal_transfer__isnull=True)
+    paid_out = sent.aggregate(t=Sum("amount_cents"))["t"] or 0
     external = Account.objects.filter(kind=AccountKind.EXTERNAL).aggregate(t=Sum("balance"))["t"] or 0
-    paid_out = (
-        Entry.objects.filter(account__kind=AccountKind.EXTERNAL, amount__gt=0).aggregate(t=Sum("amount"))["t"]
-        or 0
-    )
-    if -external != deposited - paid_out:
+    if -external != deposited - refunded - paid_out:
         problems.append(
-            f"external account is {external} but succeeded deposits ({deposited}) less payouts ({paid_out}) "
-            f"say {-(deposited - paid_out)}"
+            f"external account is {external} but succeeded deposits ({deposited}) less card refunds "
+            f"({refunded}) and payouts ({paid_out}) say {-(deposited - refunded - paid_out)}"
         )
+    return problems
+
+
+def _fund_violations() -> list[str]:
+    """Escrow holds exactly the active pledges; the fund's counters are its active and awarded pledges.
+
+    An awarded or failed fund holds no escrow, and every settled pledge left escrow by exactly
+    one transfer of its own amount (the award's, shared by the fund's pledges, or its own).
+    """
+    problems = []
+    active = Q(pledges__status=PledgeStatus.ACTIVE)
+    counted = Q(pledges__status__in=[PledgeStatus.ACTIVE, PledgeStatus.AWARDED])
+    funds = Fund.objects.annotate(
+        live_cents=Sum("pledges__amount_cents", filter=active),
+        counted_cents=Sum("pledges__amount_cents", filter=counted),
+        counted_backers=Count("pledges__user", filter=counted, distinct=True),
+    )
+    escrows = dict(Account.objects.filter(kind=AccountKind.ESCROW).values_list("fund", "balance"))
+    for fund in funds:
+        live, held = fund.live_cents or 0, escrows.get(fund.pk, 0)
+        if held != live:
+            problems.append(f"fund {fund.pk}: escrow holds {held} but live pledges sum to {live}")
+        if fund.status in (FundStatus.AWARDED, FundStatus.FAILED) and held:
+            problems.append(f"fund {fund.pk} is {fund.status} but its escrow still holds {held}")
+        if fund.pledged_cents != (fund.counted_cents or 0):
+            problems.append(
+                f"fund {fund.pk}: pledged_cents is {fund.pledged_cents} but its active and awarded pledges "
+                f"sum to {fund.counted_cents or 0}"
+            )
+        if fund.backer_count != fund.counted_backers:
+            problems.append(
+                f"fund {fund.pk}: backer_count is {fund.backer_count} but {fund.counted_backers} back it"
+            )
+    released = Pledge.objects.exclude(status__in=[PledgeStatus.PENDING_FUNDS, PledgeStatus.CANCELLED])
+    released = released.exclude(status=PledgeStatus.ACTIVE)
+    for pk in released.filter(release_transfer__isnull=True).values_list("pk", flat=True):
+        problems.append(f"pledge {pk} left escrow but has no release transfer")
+    for pk in Pledge.objects.filter(status=PledgeStatus.ACTIVE, release_transfer__isnull=False).values_list(
+        "pk", flat=True
+    ):
+        problems.append(f"pledge {pk} is active but has a release transfer")
+    takes_own_amount = Entry.objects.filter(
+        transfer=OuterRef("release_transfer"),
+        account__kind=AccountKind.ESCROW,
+        amount=-OuterRef("amount_cents"),
+    )
+    own = released.exclude(status=PledgeStatus.AWARDED).exclude(Exists(takes_own_amount))
+    for pk in own.values_list("pk", flat=True):
+        problems.append(f"pledge {pk}: its release transfer does not take its amount out of escrow")
+    shared = Pledge.objects.filter(release_transfer__isnull=False).values("release_transfer")
+    shared = shared.annotate(n=Count("pk")).filter(n__gt=1).exclude(release_transfer__kind=TransferKind.AWARD)
+    for row in shared:
+        problems.append(f"transfer {row['release_transfer']} releases {row['n']} pledges but is not an award")
+    return problems
+
+
+def _claim_violations() -> list[str]:
+    """Tallies are the sum of their votes; an accepted claim was paid its fund's whole escrow, once."""
+    problems = []
+    claims = Claim.objects.annotate(
+        approved=Sum("votes__weight_cents", filter=Q(votes__approve=True)),
+        rejected=Sum("votes__weight_cents", filter=Q(votes__approve=False)),
+    )
+    for claim in claims:
+        if (claim.approve_cents, claim.reject_cents) != (claim.approved or 0, claim.rejected or 0):
+            problems.append(
+                f"claim {claim.pk}: tally {claim.approve_cents}/{claim.reject_cents} but its votes say "
+                f"{claim.approved or 0}/{claim.rejected or 0}"
+            )
+        if (claim.status == ClaimStatus.ACCEPTED) != (claim.award_transfer_id is not None):
+            problems.append(
+                f"claim {claim.pk} is {claim.status} and has award transfer {claim.award_transfer_id}"
+            )
+    for claim in Claim.objects.filter(status=ClaimStatus.ACCEPTED).select_related("fund"):
+        if claim.fund.status != FundStatus.AWARDED:
+            problems.append(f"claim {claim.pk} was accepted but fund {claim.fund_id} is {claim.fund.status}")
+    paid = Entry.objects.filter(transfer__kind=TransferKind.AWARD, amount__gt=0).values("transfer")
+    paid = dict(paid.annotate(t=Sum("amount")).values_list("transfer", "t"))
+    taken = Entry.objects.filter(transfer__kind=TransferKind.AWARD, account__kind=AccountKind.ESCROW)
+    awarded = Pledge.objects.filter(status=PledgeStatus.AWARDED).values("release_transfer")
+    awarded = dict(awarded.annotate(t=Sum("amount_cents")).values_list("release_transfer", "t"))
+    for transfer_id, amount in taken.values_list("transfer", "amount"):
+        if -amount != awarded.get(transfer_id, 0) or paid.get(transfer_id) != -amount:
+            problems.append(
+                f"award transfer {transfer_id} took {-amount} from escrow, paid {paid.get(transfer_id)} to "
+                f"winners, and its awarded pledges sum to {awarded.get(transfer_id, 0)}"
+            )
     return problems
 
 
@@ -229,7 +312,68 @@ def _deposit_violations() -> list[str]:
     return problems
 
 
+def _refund_violations() -> list[str]:
+    """Each cash-out debited its owner's wallet by its amount and is split into refunds summing to it;
+    no card payment is refunded beyond its amount; a failed refund, and only a failed one, was
+    credited back to the wallet by a reversal of its own amount."""
+    problems = []
+    from_wallet = Q(
+        transfer__entries__account__kind=AccountKind.WALLET, transfer__entries__account__user=F("user")
+    )
+    # Two queries: one join over both entries and refunds would count each of them many times.
+    debits = dict(
+        Cashout.objects.annotate(t=Sum("transfer__entries__amount", filter=from_wallet)).values_list(
+            "pk", "t"
+        )
+    )
+    splits = dict(Cashout.objects.annotate(t=Sum("refunds__amount_cents")).values_list("pk", "t"))
+    for pk, amount, kind in Cashout.objects.values_list("pk", "amount_cents", "transfer__kind"):
+        debited, split = debits.get(pk), splits.get(pk)
+        if kind != TransferKind.CASHOUT or debited != -amount:
+            problems.append(
+                f"cash-out {pk}: its transfer ({kind}) takes {-(debited or 0)} from the wallet, not {amount}"
+            )
+        if split != amount:
+            problems.append(f"cash-out {pk} is for {amount} but its refunds sum to {split or 0}")
+    orphans = Transfer.objects.filter(
+        Q(kind=TransferKind.CASHOUT, cashout__isnull=True)
+        | Q(kind=TransferKind.CASHOUT_REVERSAL, reversed_refund__isnull=True)
+    )
+    for pk in orphans.values_list("pk", flat=True):
+        problems.append(f"transfer {pk} is a cash-out transfer that belongs to no cash-out or refund")
+    live = Q(refunds__status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED])
+    over = Deposit.objects.annotate(refunded=Sum("refunds__amount_cents", filter=live))
+    for pk, status, amount, refunded in over.filter(refunded__isnull=False).values_list(
+        "pk", "status", "amount_cents", "refunded"
+    ):
+        if refunded > amount or status != DepositStatus.SUCCEEDED:
+            problems.append(f"deposit {pk} ({status}, {amount}) has {refunded} refunded")
+    for pk in Refund.objects.exclude(deposit__user=F("cashout__user")).values_list("pk", flat=True):
+        problems.append(f"refund {pk} refunds another user's card payment")
+    failed = Q(status=RefundStatus.FAILED)
+    for pk in Refund.objects.filter(failed, reversal_transfer__isnull=True).values_list("pk", flat=True):
+        problems.append(f"refund {pk} failed but its money was not returned to the wallet")
+    for pk in Refund.objects.filter(~failed, reversal_transfer__isnull=False).values_list("pk", flat=True):
+        problems.append(f"refund {pk} did not fail but has a reversal transfer")
+    to_wallet = Q(
+        reversal_transfer__entries__account__kind=AccountKind.WALLET,
+        reversal_transfer__entries__account__user=F("cashout__user"),
+    )
+    reversed_ = Refund.objects.filter(reversal_transfer__isnull=False).annotate(
+        credited=Sum("reversal_transfer__entries__amount", filter=to_wallet)
+    )
+    for pk, amount, kind, credited in reversed_.values_list(
+        "pk", "amount_cents", "reversal_transfer__kind", "credited"
+    ):
+        if kind != TransferKind.CASHOUT_REVERSAL or credited != amount:
+            problems.append(
+                f"refund {pk}: its reversal ({kind}) credits the wallet {credited or 0}, not {amount}"
+            )
+    return problems
+
+
 __all__ = [
+    "beneficiary_for",
     "escrow_for",
     "external_account",
     "ledger_violations",

@@ -13,7 +13,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from bounties import faults
-from bounties.errors import FundNotOpen, IdempotencyMismatch, InsufficientFunds, WithdrawNotAllowed
+from bounties.errors import (
+    FundNotOpen,
+    IdempotencyMismatch,
+    InsufficientFunds,
+    WithdrawFrozen,
+    WithdrawNotAllowed,
+)
 from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, PledgeStatus, TransferKind
 from bounties.money import check_amount, fingerprint
 from bounties.services import announcing, money_operation
@@ -40,28 +46,42 @@ def _replay(user, key, fp) -> PledgeOutcome | None:
     return PledgeOutcome(pledge=pledge, replayed=True, deposit=deposit)
 
 
-def _lock_fund(fund_id) -> Fund:
+def lock_fund(fund_id) -> Fund:
+    """The fund row, locked to commit: the first lock of every action on a fund's money or claims."""
     funds = Fund.objects.select_related("page")
     if not faults.active("unguarded"):
         funds = funds.select_for_update(of=("self",))
     return funds.get(pk=fund_id)
 
 
-def _require_open(fund: Fund):
-    if fund.status == FundStatus.VOTING:
-        raise FundNotOpen("This fund is not taking pledges while backers vote on a claim.")
-    if fund.status != FundStatus.OPEN:
+def require_open(fund: Fund):
+    """Pledges are taken while the fund is open, and also while a claim is under vote (they carry no
+    weight on that claim, and an accepted claim is paid the whole escrow: the pledge page says so)."""
+    if fund.status not in (FundStatus.OPEN, FundStatus.VOTING):
         raise FundNotOpen(f"This fund is {fund.get_status_display().lower()} and no longer takes pledges.")
     if timezone.now() >= fund.page.pledge_deadline:
         raise FundNotOpen("The pledge deadline for this fund has passed.")
+
+
+def terms_of(fund: Fund) -> dict:
+    """The escrow terms a pledge made now is held to (kept on the pledge: later edits never change them)."""
+    page = fund.page
+    return {
+        "escrow_until": page.escrow_until,
+        "failure_policy": page.failure_policy,
+        "beneficiary_name": page.beneficiary_name,
+    }
 
 
 def _transfer_key(pledge: Pledge) -> str:
     return f"pledge:{pledge.user_id}:{pledge.key}"
 
 
-def _move_into_escrow(fund: Fund, pledge: Pledge, *, wallet=None, escrow=None):
-    """Debit the wallet, credit escrow, mark the pledge active and update the fund's totals."""
+def move_into_escrow(fund: Fund, pledge: Pledge, *, wallet=None, escrow=None):
+    """Debit the wallet, credit escrow, mark the pledge active and update the fund's totals.
+
+    In the caller's transaction, with the fund locked (`lock_fund`) and checked (`require_open`).
+    """
     transfer = transfer_post(
         kind=TransferKind.PLEDGE,
         key=_transfer_key(pledge),
@@ -118,10 +138,12 @@ def _pledge_create(*, user, fund_id, amount_cents, key, fp) -> PledgeOutcome:
     # Look the accounts up before taking the fund lock: the lock is held to commit,
     # so everything done under it limits how fast one popular fund can take pledges.
     wallet, escrow = pledge_accounts(user, fund_id)
-    fund = _lock_fund(fund_id)
-    _require_open(fund)
-    pledge = Pledge(user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp)
-    _move_into_escrow(fund, pledge, wallet=wallet, escrow=escrow)
+    fund = lock_fund(fund_id)
+    require_open(fund)
+    pledge = Pledge(
+        user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp, **terms_of(fund)
+    )
+    move_into_escrow(fund, pledge, wallet=wallet, escrow=escrow)
     return PledgeOutcome(pledge=pledge)
 
 
@@ -138,17 +160,19 @@ def pledge_create_with_card(
     fp = fingerprint(user.pk, fund_id, amount_cents)
     if replay := _replay(user, key, fp):
         return replay
-    fund = _lock_fund(fund_id)
+    fund = lock_fund(fund_id)
     if replay := _replay(user, key, fp):
         return replay
-    _require_open(fund)
-    pledge = Pledge(user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp)
+    require_open(fund)
+    pledge = Pledge(
+        user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp, **terms_of(fund)
+    )
     shortfall = amount_cents - wallet_for(user).balance
     if 0 < shortfall < MIN_CARD_CHARGE_CENTS:
         # Card networks refuse tiny charges; the extra stays in the backer's wallet.
         shortfall = MIN_CARD_CHARGE_CENTS
     if shortfall <= 0:
-        _move_into_escrow(fund, pledge)
+        move_into_escrow(fund, pledge)
         return PledgeOutcome(pledge=pledge)
     pledge.status = PledgeStatus.PENDING_FUNDS
     pledge.save()
@@ -166,7 +190,7 @@ def _pledge_complete(pledge_id: int) -> Pledge:
     the fund, then the pledge, then (in `transfer_post`) accounts by id.
     """
     pledge = Pledge.objects.get(pk=pledge_id)
-    fund = _lock_fund(pledge.fund_id)
+    fund = lock_fund(pledge.fund_id)
     # The pledge row only: locking the joined user row would deadlock with that user's pledges.
     pledge = Pledge.objects.select_for_update(of=("self",)).select_related("user").get(pk=pledge_id)
     if pledge.status != PledgeStatus.PENDING_FUNDS:
@@ -175,8 +199,8 @@ def _pledge_complete(pledge_id: int) -> Pledge:
     if DepositStatus.SUCCEEDED in deposits:
         try:
             with transaction.atomic():
-                _require_open(fund)
-                _move_into_escrow(fund, pledge)
+                require_open(fund)
+                move_into_escrow(fund, pledge)
         except (FundNotOpen, InsufficientFunds) as refusal:
             pledge.refresh_from_db()
             pledge.status = PledgeStatus.CANCELLED
@@ -215,14 +239,14 @@ def pledge_complete_pending() -> int:
 def pledge_withdraw(*, user, pledge_id: int) -> Pledge:
     """Return an active pledge to the backer's wallet while the fund is open and no claim is under vote."""
     fund_id = Pledge.objects.values_list("fund_id", flat=True).get(pk=pledge_id, user=user)
-    fund = _lock_fund(fund_id)
+    fund = lock_fund(fund_id)
     pledge = Pledge.objects.select_for_update().get(pk=pledge_id, user=user)
     if pledge.status != PledgeStatus.ACTIVE:
         raise WithdrawNotAllowed(
             f"This pledge is {pledge.get_status_display().lower()}, so there is nothing to withdraw."
         )
     if fund.status == FundStatus.VOTING:
-        raise WithdrawNotAllowed("Pledges cannot be withdrawn while backers vote on a claim.")
+        raise WithdrawFrozen()
     if fund.status != FundStatus.OPEN or timezone.now() >= fund.page.pledge_deadline:
         raise WithdrawNotAllowed("This fund has closed: pledges stay in escrow until it is settled.")
     transfer = transfer_post(

@@ -506,7 +506,7 @@ def test_insufficient_funds_says_the_shortfall(alice, fund):
 
 def test_closed_funds_refuse_pledges(alice, fund, make_fund):
     client = client_for(alice)
-    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.VOTING)
+    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.FAILED)
     past = make_fund(pledge_deadline=timezone.now() - timedelta(minutes=1))
     awarded = make_fund()
     Fund.objects.filter(pk=awarded.pk).update(status=FundStatus.AWARDED)
@@ -531,7 +531,7 @@ def test_busy_database_answers_503_with_retry_after(alice, fund, monkeypatch):
     def deadlocked(fund_id):
         raise OperationalError("deadlock detected") from Deadlock()
 
-    monkeypatch.setattr("bounties.services.pledging._lock_fund", deadlocked)
+    monkeypatch.setattr("bounties.services.pledging.lock_fund", deadlocked)
     monkeypatch.setattr("bounties.services.time.sleep", lambda seconds: None)
     before = Books.read(alice)
     response = pledge(client_for(alice), fund.pk, {"amount_cents": 100})
@@ -581,7 +581,7 @@ def test_withdraw_while_backers_vote_is_refused(alice, fund):
     pledge_id = pledge(client, fund.pk, {"amount_cents": 2_500}).json()["id"]
     Fund.objects.filter(pk=fund.pk).update(status=FundStatus.VOTING)
     before = Books.read(alice)
-    assert_error(client.delete(f"/api/v1/pledges/{pledge_id}/"), 409, "withdraw_not_allowed")
+    assert_error(client.delete(f"/api/v1/pledges/{pledge_id}/"), 409, "withdraw_frozen")
     assert Pledge.objects.get(pk=pledge_id).status == PledgeStatus.ACTIVE
     assert_nothing_moved(before, alice)
 

@@ -267,5 +267,5 @@ def test_ledger_check_passes_on_clean_books_and_names_each_violation(alice, fund
     report = err.getvalue()
     assert f"VIOLATION: Wallet of user {alice.pk} (account {wallet.pk}) caches balance 3001" in report
     assert "but its entries sum to 3000" in report
-    assert f"VIOLATION: fund {fund.pk}: pledged_cents is 2500 but live pledges sum to 2000" in report
+    assert f"VIOLATION: fund {fund.pk}: pledged_cents is 2500 but its active and awarded pledges sum to 2000" in report
     assert "2 ledger violation(s)" in str(failure.value)

@@ -49,7 +49,7 @@ def test_refusals_move_nothing(fund, make_fund):
     assert short.value.details["shortfall_cents"] == 500
     with pytest.raises(InvalidAmount):
         pledge_create(user=bob, fund_id=fund.pk, amount_cents=0, key="b")
-    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.VOTING)
+    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.AWARDED)
     with pytest.raises(FundNotOpen):
         pledge_create(user=bob, fund_id=fund.pk, amount_cents=100, key="c")
     assert wallet_for(bob).balance == 1_000

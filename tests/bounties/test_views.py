@@ -280,14 +280,14 @@ def test_declined_card_for_a_pledge_cancels_it_and_moves_nothing(client, backer,
 
 def test_closed_fund_says_so_instead_of_the_form(client, backer, fund):
     top_up(backer, 10_000)
-    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.VOTING)
+    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.AWARDED)
 
     page = client.get(fund.url)
     assertContains(page, "This fund is not taking pledges.")
     assertNotContains(page, "pledge-start")
 
     response = client.post(pledge_url(fund), {"amount": "25", "key": str(uuid.uuid4())})
-    assertContains(response, "while backers vote on a claim. No money moved.", status_code=409)
+    assertContains(response, "This fund is awarded and no longer takes pledges. No money moved.", status_code=409)
     assert wallet_for(backer).balance == 10_000
 
 

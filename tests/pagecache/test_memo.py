@@ -66,9 +66,9 @@ def test_figures_and_status_are_read_on_every_render(site):
         page = html(path)
         assert '<strong class="progress__pledged">$370</strong>' in page and "12 backers" in page
 
-    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.VOTING)
+    Fund.objects.filter(pk=fund.pk).update(status=FundStatus.AWARDED)
     page = html(FUND)
-    assert "Voting on a claim" in page and "This fund is not taking pledges." in page
+    assert "Awarded" in page and "This fund is not taking pledges." in page
     assert 'class="pledge-start"' not in page
     open_funds = html("/").split('<section class="fund-list">')[1]
     assert "Audit TrueCrypt" not in open_funds and "Bypass TouchID" in open_funds
