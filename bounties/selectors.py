@@ -11,12 +11,28 @@ live figures of many funds each stay one query.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet, Sum
 from django.db.models.functions import Abs
+from django.utils import timezone
 from wagtail.query import PageQuerySet
 
-from bounties.models import Account, AccountKind, Entry, Fund, FundPage
+from bounties.models import (
+    Account,
+    AccountKind,
+    Claim,
+    Claimant,
+    ClaimWeight,
+    Entry,
+    Fund,
+    FundPage,
+    FundTerms,
+    TimelineEvent,
+    TransferKind,
+    Vote,
+)
 
 # --- Public funds ----------------------------------------------------------------------------------
 
@@ -102,3 +118,158 @@ def wallet_entries(*, user) -> QuerySet[Entry]:
         .select_related("transfer__fund__page")
         .order_by("-transfer__created_at", "-pk")
     )
+
+
+# --- Payouts -----------------------------------------------------------------------------------------
+
+
+def payout_balance(*, user) -> int:
+    """What the winner's payout account holds, in cents (0 before their first award)."""
+    found = Account.objects.filter(user=user, kind=AccountKind.PAYOUT).values_list("balance", flat=True)
+    return found.first() or 0
+
+
+def _held_awards(user, now: datetime | None) -> QuerySet[Entry]:
+    """Award credits to the payout account still inside the hold against card disputes."""
+    since = (now or timezone.now()) - timedelta(days=settings.PAYOUT_HOLD_DAYS)
+    return Entry.objects.filter(
+        account__user=user,
+        account__kind=AccountKind.PAYOUT,
+        transfer__kind=TransferKind.AWARD,
+        transfer__created_at__gt=since,
+        amount__gt=0,
+    )
+
+
+def payout_available(*, user, now: datetime | None = None) -> int:
+    """The payout balance less awards credited within the last PAYOUT_HOLD_DAYS, never below 0.
+
+    `now` is the clock (tests pass a later one instead of travelling in time: transfers are immutable).
+    """
+    held = _held_awards(user, now).aggregate(total=Sum("amount"))["total"] or 0
+    return max(0, payout_balance(user=user) - held)
+
+
+def payout_available_at(*, user, amount_cents: int, now: datetime | None = None) -> datetime | None:
+    """When `amount_cents` of the payout balance will have left the hold (None: the balance is too small)."""
+    balance = payout_balance(user=user)
+    if amount_cents > balance:
+        return None
+    held = list(
+        _held_awards(user, now).order_by("transfer__created_at").values_list("amount", "transfer__created_at")
+    )
+    remaining = sum(amount for amount, _ in held)
+    available_at = now or timezone.now()
+    for amount, created_at in held:
+        if balance - remaining >= amount_cents:
+            break
+        remaining -= amount
+        available_at = created_at + timedelta(days=settings.PAYOUT_HOLD_DAYS)
+    return available_at
+
+
+# --- Claims ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A claim's live tally as the claim page and the API show it (cents, and percent of the eligible weight)."""
+
+    status: str
+    eligible_cents: int
+    approve_cents: int
+    reject_cents: int
+    quorum_cents: int
+    half_cents: int
+    approve_percent: float
+    reject_percent: float
+    quorum_percent: int
+    closes_at: datetime
+    decided_at: datetime | None
+    extended: bool
+
+    @property
+    def seconds_left(self) -> int:
+        if self.decided_at is not None:
+            return 0
+        return max(0, int((self.closes_at - timezone.now()).total_seconds()))
+
+
+def claim_tally(*, claim: Claim) -> Tally:
+    def percent(cents):
+        return round(cents * 100 / claim.eligible_cents, 2) if claim.eligible_cents else 0.0
+
+    return Tally(
+        status=claim.status,
+        eligible_cents=claim.eligible_cents,
+        approve_cents=claim.approve_cents,
+        reject_cents=claim.reject_cents,
+        quorum_cents=claim.quorum_cents,
+        half_cents=claim.eligible_cents // 2,
+        approve_percent=percent(claim.approve_cents),
+        reject_percent=percent(claim.reject_cents),
+        quorum_percent=claim.quorum_percent,
+        closes_at=claim.closes_at,
+        decided_at=claim.decided_at,
+        extended=claim.extended,
+    )
+
+
+def fund_claims(*, fund_id: int) -> QuerySet[Claim]:
+    """A fund's claims, newest first, with their claimants (and users) fetched."""
+    return (
+        Claim.objects.filter(fund_id=fund_id)
+        .select_related("user")
+        .prefetch_related(Prefetch("claimants", queryset=Claimant.objects.select_related("user")))
+        .order_by("-submitted_at", "-pk")
+    )
+
+
+def claim_get(*, claim_id: int) -> Claim | None:
+    """One claim of a public fund, with its fund page, submitter and claimants; None if there is none."""
+    public = public_funds().order_by().values("pk")
+    return (
+        Claim.objects.filter(pk=claim_id, fund_id__in=public)
+        .select_related("user", "fund__page", "document")
+        .prefetch_related(Prefetch("claimants", queryset=Claimant.objects.select_related("user")))
+        .first()
+    )
+
+
+def timeline(*, fund_id: int | None = None, claim_id: int | None = None) -> QuerySet[TimelineEvent]:
+    """The public record of a fund or a claim, oldest first, with each event's user."""
+    events = TimelineEvent.objects.select_related("user")
+    if claim_id is not None:
+        events = events.filter(claim_id=claim_id)
+    if fund_id is not None:
+        events = events.filter(fund_id=fund_id)
+    return events.order_by("at", "pk")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one user stands on one claim: their weight in its snapshot, their vote, whether they claim it."""
+
+    weight_cents: int
+    vote: Vote | None
+    is_claimant: bool
+
+    @property
+    def can_vote(self) -> bool:
+        return self.weight_cents > 0 and not self.is_claimant
+
+
+def standing(*, claim: Claim, user) -> Standing:
+    if not user.is_authenticated:
+        return Standing(weight_cents=0, vote=None, is_claimant=False)
+    weight = ClaimWeight.objects.filter(claim=claim, user=user).values_list("weight_cents", flat=True).first()
+    return Standing(
+        weight_cents=weight or 0,
+        vote=Vote.objects.filter(claim=claim, user=user).first(),
+        is_claimant=Claimant.objects.filter(claim=claim, user=user).exists(),
+    )
+
+
+def terms_history(*, fund_id: int) -> QuerySet[FundTerms]:
+    """The fund's terms as they changed, oldest first (pledges and claims keep the terms of their day)."""
+    return FundTerms.objects.filter(fund_id=fund_id).order_by("effective_at", "pk")
