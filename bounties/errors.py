@@ -258,3 +258,13 @@ class PayoutNotAllowed(BountiesError):
     code = "payout_not_allowed"
     status = 409
     default_message = "That cannot be done to this payout now."
+
+
+class PayoutAccountMissing(BountiesError):
+    """Payouts go by Stripe here, and the winner has not finished setting up their Stripe account."""
+
+    code = "payout_account_missing"
+    status = 409
+    default_message = (
+        "Set up your Stripe payout account first: payouts are sent there once Stripe has enabled it."
+    )

@@ -78,3 +78,12 @@ def refuse_bulk_deleting_funds_with_money(request, action_type, objects, action_
     if titles := fund_pages_holding_money(objects):
         messages.error(request, refusal_message(titles))
         return redirect(action_class_instance.next_url)
+
+
+@hooks.register("register_log_actions")
+def register_payout_log_actions(actions):
+    # The audit trail of every payout's state changes (bounties/services/payouts.py).
+    actions.register_action("bounties.payout.request", "Payout: request", "Payout requested")
+    actions.register_action("bounties.payout.approve", "Payout: approve", "Payout approved")
+    actions.register_action("bounties.payout.paid", "Payout: paid", "Payout marked paid")
+    actions.register_action("bounties.payout.fail", "Payout: failed", "Payout failed; money returned")

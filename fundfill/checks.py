@@ -41,3 +41,12 @@ def payment_settings(app_configs, **kwargs):
             Error("FUNDFILL_FAULTS is a test-only switch and must be empty here.", id="fundfill.E005")
         )
     return errors
+
+
+@register(deploy=False)
+def payout_settings(app_configs, **kwargs):
+    return [
+        Error(f"{name} is {getattr(settings, name)}; it must be 0 or more.", id="fundfill.E006")
+        for name in ("PAYOUT_HOLD_DAYS", "PAYOUT_DUAL_APPROVAL_CENTS")
+        if getattr(settings, name) < 0
+    ]

@@ -356,6 +356,13 @@ STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 # The local gateway signs its events with a secret derived from SECRET_KEY
 # (bounties.payments.local_gateway.LocalGateway.webhook_secret); `stripe` accepts only STRIPE_WEBHOOK_SECRET.
 
+# Payouts to winners: award money is held PAYOUT_HOLD_DAYS against card disputes before it can
+# be paid out; by Stripe Connect transfer with the Stripe gateway, else by hand by Finance staff,
+# two different approvers above PAYOUT_DUAL_APPROVAL_CENTS (bounties/services/payouts.py).
+PAYOUT_HOLD_DAYS = int(os.environ.get("PAYOUT_HOLD_DAYS", "7"))
+PAYOUT_DUAL_APPROVAL_CENTS = int(os.environ.get("PAYOUT_DUAL_APPROVAL_CENTS", "100000"))
+PAYOUT_METHOD = "stripe" if PAYMENT_GATEWAY == "stripe" else "manual"
+
 API_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
 if DEBUG:
     API_RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
