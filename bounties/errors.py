@@ -99,7 +99,10 @@ class InvalidCard(BountiesError):
     """The card number is not one of the local gateway's test cards (dev and tests only)."""
 
     code = "invalid_card"
-    default_message = "Use test card 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined)."
+    default_message = (
+        "Use test card 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined) or "
+        "4000 0000 0000 5126 (succeeds; refunds to it fail)."
+    )
 
 
 class CheckoutExpired(BountiesError):
@@ -234,6 +237,14 @@ class SettlementInvalid(BountiesError):
     code = "settlement_invalid"
     status = 409
     default_message = "That settlement choice is not available for this pledge."
+
+
+class NothingToRefund(BountiesError):
+    """A cash-out asks for more than the card payments it would go back to can still refund."""
+
+    code = "nothing_to_refund"
+    status = 409
+    default_message = "Only money added by card can go back to a card."
 
 
 class PayoutOnHold(BountiesError):

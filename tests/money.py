@@ -39,6 +39,8 @@ def checkout_event(
     }
     if decline_message:
         session["last_payment_error"] = {"code": "card_declined", "message": decline_message}
+    else:
+        session["payment_intent"] = f"pi_test_{deposit.uuid.hex}"  # the payment a cash-out refunds
     return {
         "id": event_id or f"evt_test_{uuid.uuid4().hex}",
         "object": "event",

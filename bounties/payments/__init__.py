@@ -3,17 +3,19 @@
 `get_gateway` is the one place a name (`PAYMENT_GATEWAY`, or a deposit's `gateway`) becomes
 a gateway; everything else asks the gateway, never compares names. A gateway has a
 `name`, `takes_test_cards` (whether a test card number may come with the request and be
-charged at once), `start_checkout(deposit, success_url=, cancel_url=) -> Checkout` (a
-network call: never inside a transaction) and `webhook_secret()`.
+charged at once), `start_checkout(deposit, success_url=, cancel_url=) -> Checkout` and
+`refund(deposit, amount_cents, key=) -> RefundResult` (network calls: never inside a
+transaction; PaymentUnavailable when the provider cannot be reached) and `webhook_secret()`.
 """
 
 from django.conf import settings
 
 from bounties.payments.checkout import Checkout
 from bounties.payments.local_gateway import LocalGateway
+from bounties.payments.refunds import RefundResult
 from bounties.payments.stripe_gateway import StripeGateway
 
-__all__ = ["Checkout", "get_gateway", "webhook_secret"]
+__all__ = ["Checkout", "RefundResult", "get_gateway", "webhook_secret"]
 
 
 def get_gateway(name: str | None = None):

@@ -4,6 +4,10 @@ It produces the same signed events Stripe would and feeds them to the same
 webhook code, so the real signature check and credit path run everywhere. It signs
 with `LocalGateway.webhook_secret()`, derived from SECRET_KEY; a site on `stripe` never
 accepts that secret.
+
+Refunds go nowhere and succeed, except to a payment made with Stripe's test card
+4000 0000 0000 5126, whose refunds fail (as a refund to a closed card does): its payment
+reference says so, since no card number is ever stored.
 """
 
 import hashlib
@@ -19,11 +23,15 @@ from django.urls import reverse
 from bounties.errors import CardDeclined, InvalidCard
 from bounties.models import Deposit
 from bounties.payments.checkout import Checkout
+from bounties.payments.refunds import RefundResult, failure_words
 
 LOCAL_SECRET_LABEL = b"fundfill local gateway webhook signing secret v1"
 SUCCESS_CARD = "4242424242424242"
 DECLINE_CARD = "4000000000000002"
 DECLINE_MESSAGE = "Your card was declined (test card ending 0002)."
+# Stripe's test card whose charge succeeds and whose refunds fail.
+REFUND_FAILS_CARD = "4000000000005126"
+REFUND_FAILS_SUFFIX = "_refund_fails"
 
 
 def normalise_card(number: str) -> str:
@@ -33,7 +41,7 @@ def normalise_card(number: str) -> str:
 def check_test_card(number) -> str:
     """The test card's digits, or InvalidCard: the one check the checkout form, the API and `pay` use."""
     card = normalise_card(number)
-    if card not in (SUCCESS_CARD, DECLINE_CARD):
+    if card not in (SUCCESS_CARD, DECLINE_CARD, REFUND_FAILS_CARD):
         raise InvalidCard()
     return card
 
@@ -71,9 +79,11 @@ class LocalGateway:
             "client_reference_id": str(deposit.uuid),
             "metadata": {"deposit": str(deposit.uuid)},
         }
-        if card == SUCCESS_CARD:
+        if card in (SUCCESS_CARD, REFUND_FAILS_CARD):
             event_type = "checkout.session.completed"
             session["payment_status"] = "paid"
+            suffix = REFUND_FAILS_SUFFIX if card == REFUND_FAILS_CARD else ""
+            session["payment_intent"] = f"pi_local_{deposit.uuid.hex}{suffix}"
         else:
             event_type = "checkout.session.async_payment_failed"
             session["payment_status"] = "unpaid"
@@ -92,3 +102,15 @@ class LocalGateway:
             raise RuntimeError(f"local webhook refused: {body}")
         if card == DECLINE_CARD:
             raise CardDeclined(DECLINE_MESSAGE, deposit_id=deposit.pk)
+
+    def refund(self, deposit: Deposit, amount_cents: int, *, key: str) -> RefundResult:
+        """Refund part of a local payment: no network, so never PaymentUnavailable.
+
+        The id is derived from `key`, so asking again answers with the same refund.
+        """
+        provider_id = f"re_local_{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+        if deposit.payment_reference.endswith(REFUND_FAILS_SUFFIX):
+            return RefundResult(
+                ok=False, provider_id=provider_id, reason=failure_words("expired_or_canceled_card")
+            )
+        return RefundResult(ok=True, provider_id=provider_id)

@@ -1,7 +1,8 @@
 """Stripe Checkout through the official library.
 
 The create call carries an idempotency key derived from our deposit, so a retry
-after a timeout finds the same Checkout Session instead of making a second one.
+after a timeout finds the same Checkout Session instead of making a second one; a
+refund's key is derived from our refund row the same way.
 """
 
 import logging
@@ -12,6 +13,7 @@ from django.conf import settings
 from bounties.errors import PaymentUnavailable
 from bounties.models import Deposit
 from bounties.payments.checkout import Checkout
+from bounties.payments.refunds import RefundResult, failure_words
 
 logger = logging.getLogger("fundfill.payments")
 
@@ -60,3 +62,33 @@ class StripeGateway:
             cancel_url=cancel_url,
             idempotency_key=f"deposit:{deposit.uuid}",
         )
+
+    def refund(self, deposit: Deposit, amount_cents: int, *, key: str) -> RefundResult:
+        """Refund `amount_cents` of the deposit's PaymentIntent, once per `key`.
+
+        A refund Stripe made but reports `failed` or `canceled`, or one it refuses outright
+        (an invalid request: it would refuse it again), is a failed result. Stripe not
+        answering, or answering with a server, rate-limit or idempotency error, raises
+        PaymentUnavailable: the same key can be sent again safely.
+        """
+        configure()
+        try:
+            refund = stripe.Refund.create(
+                payment_intent=deposit.payment_reference,
+                amount=amount_cents,
+                metadata={"deposit": str(deposit.uuid)},
+                idempotency_key=key,
+            )
+        except stripe.InvalidRequestError as exc:
+            logger.warning("stripe refused refund %s of deposit %s: %r", key, deposit.pk, exc)
+            return RefundResult(ok=False, reason=f"the card processor refused it: {exc.user_message or exc}")
+        except stripe.StripeError as exc:
+            logger.warning("stripe refund %s of deposit %s not sent: %r", key, deposit.pk, exc)
+            raise PaymentUnavailable() from exc
+        if refund["status"] in ("failed", "canceled"):
+            return RefundResult(
+                ok=False,
+                provider_id=refund["id"],
+                reason=failure_words(getattr(refund, "failure_reason", None)),
+            )
+        return RefundResult(ok=True, provider_id=refund["id"])
