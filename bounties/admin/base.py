@@ -21,10 +21,12 @@ from wagtail.permission_policies import ModelPermissionPolicy
 
 from bounties.models import (
     Account,
+    Claim,
     Deposit,
     Fund,
     Outbox,
     Pledge,
+    Refund,
     Transfer,
     WebhookEvent,
 )
@@ -44,7 +46,7 @@ class ReadOnlyPermissionPolicy(ModelPermissionPolicy):
 
 
 # Registered in wagtail_hooks.py, before any view can create Wagtail's fallback policy.
-MONEY_MODELS = (Transfer, Pledge, Account, Deposit, WebhookEvent, Outbox)
+MONEY_MODELS = (Transfer, Pledge, Account, Deposit, WebhookEvent, Outbox, Claim, Refund)
 
 
 class MoneyColumn(Column):

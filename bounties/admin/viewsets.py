@@ -17,6 +17,7 @@ from bounties.admin.base import (
     fund_column,
     user_column,
 )
+from bounties.admin.claims import ClaimViewSet, RefundViewSet
 from bounties.admin.filters import (
     DepositFilterSet,
     OutboxFilterSet,
@@ -289,4 +290,6 @@ class MoneyViewSetGroup(ModelViewSetGroup):
         DepositViewSet,
         WebhookEventViewSet,
         OutboxViewSet,
+        ClaimViewSet,
+        RefundViewSet,
     )

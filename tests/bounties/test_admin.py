@@ -24,6 +24,8 @@ VIEWSETS = [
     "money_deposits",
     "money_webhook_events",
     "money_outbox",
+    "money_claims",
+    "money_refunds",
 ]
 
 
