@@ -1,5 +1,6 @@
 """The pending-pledge sweep runs by itself: the worker's schedule calls `bounties.tasks.pledge_complete_pending`."""
 
+from datetime import timedelta
 from pydoc import locate
 
 import pytest
@@ -7,10 +8,11 @@ from django_q.models import Schedule
 
 import bounties.services.deposits
 from bounties import tasks
-from bounties.models import PledgeStatus
+from bounties.models import Claim, ClaimStatus, PledgeStatus
 from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
-from bounties.selectors import wallet_balance
-from bounties.services.pledging import pledge_create_with_card
+from bounties.selectors import balances, wallet_balance
+from bounties.services.claims import claim_submit, vote_cast
+from bounties.services.pledging import pledge_create, pledge_create_with_card
 from tests.factories import UserFactory
 from tests.money import top_up
 
@@ -46,3 +48,35 @@ def test_the_task_completes_a_card_pledge_whose_completion_was_lost(make_fund, m
     outcome.pledge.refresh_from_db()
     assert outcome.pledge.status == PledgeStatus.ACTIVE
     assert wallet_balance(user=backer) == 0  # $10 + $40 - $50, into escrow once
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "func"),
+    [
+        ("tally claims", "bounties.tasks.claims_tally"),
+        ("settle funds", "bounties.tasks.funds_settle"),
+        ("send card refunds and payouts", "bounties.tasks.money_out_send"),
+    ],
+)
+def test_the_claim_cycle_runs_every_minute_after_migrate(name, func):
+    schedule = Schedule.objects.get(name=name)  # bounties/migrations 0008
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (func, "I", 1, -1)
+    assert callable(locate(schedule.func))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tally_task_decides_a_claim_whose_window_closed_once(make_fund):
+    fund, backer, claimant = make_fund(), UserFactory(username="hana"), UserFactory(username="ivo")
+    top_up(backer, 4_000)
+    pledge_create(user=backer, fund_id=fund.pk, amount_cents=4_000, key="k")
+    claim = claim_submit(user=claimant, fund_id=fund.pk, statement="Done.", url="https://example.com/w")
+    vote_cast(user=backer, claim_id=claim.pk, approve=False, reason="Not yet.")  # decided at once: rejected
+    second = claim_submit(user=claimant, fund_id=fund.pk, statement="Done now.", url="https://example.com/w2")
+    assert tasks.claims_tally() == 0  # its window is open
+    Claim.objects.filter(pk=second.pk).update(closes_at=second.closes_at - timedelta(hours=73))
+
+    assert tasks.claims_tally() == 1  # nobody voted: silence is not consent
+    assert tasks.claims_tally() == 0
+    assert Claim.objects.get(pk=second.pk).status == ClaimStatus.REJECTED
+    assert balances(user=claimant).payout_cents == 0
