@@ -16,12 +16,14 @@ from wagtail.models import Page
 from wagtail.permissions import register_permission_policy
 
 from bounties.admin.base import MONEY_MODELS, ReadOnlyPermissionPolicy
+from bounties.admin.payouts import FinancePermissionPolicy
 from bounties.admin.viewsets import MoneyViewSetGroup
-from bounties.models import Account, FundPage, Pledge, Transfer
+from bounties.models import Account, FundPage, Payout, Pledge, Transfer
 
 # Before any view asks for a policy: Wagtail refuses to replace a fallback it has already made.
 for model in MONEY_MODELS:
     register_permission_policy(model, ReadOnlyPermissionPolicy(model), exact_class=True)
+register_permission_policy(Payout, FinancePermissionPolicy(Payout), exact_class=True)
 
 
 @hooks.register("register_admin_viewset")

@@ -26,6 +26,7 @@ from bounties.admin.filters import (
     WalletFilterSet,
     WebhookEventFilterSet,
 )
+from bounties.admin.payouts import PayoutViewSet
 from bounties.models import (
     Account,
     AccountKind,
@@ -290,6 +291,7 @@ class MoneyViewSetGroup(ModelViewSetGroup):
         DepositViewSet,
         WebhookEventViewSet,
         OutboxViewSet,
+        PayoutViewSet,
         ClaimViewSet,
         RefundViewSet,
     )

@@ -314,7 +314,8 @@ def _require_finance(staff):
         raise PayoutNotAllowed("Only Finance staff can approve, pay or fail payouts.")
 
 
-def _needs_two(payout: Payout) -> bool:
+def needs_two_approvals(payout: Payout) -> bool:
+    """Above PAYOUT_DUAL_APPROVAL_CENTS a manual payout needs two different approvers."""
     return payout.amount_cents > settings.PAYOUT_DUAL_APPROVAL_CENTS
 
 
@@ -337,7 +338,7 @@ def payout_approve(*, payout_id: int, staff) -> Payout:
         payout.approved_by = staff
         payout.status = PayoutStatus.APPROVED
         payout.save(update_fields=["approved_by", "status", "updated_at"])
-    elif not _needs_two(payout) or payout.second_approved_by_id is not None:
+    elif not needs_two_approvals(payout) or payout.second_approved_by_id is not None:
         raise PayoutNotAllowed("This payout has all the approvals it needs: mark it paid.")
     elif payout.approved_by_id == staff.pk:
         raise PayoutNotAllowed(
@@ -360,7 +361,7 @@ def payout_mark_paid(*, payout_id: int, staff, reference: str) -> Payout:
     if not reference:
         raise PayoutNotAllowed("Give the bank or provider reference of the payment.")
     payout = _lock_manual(payout_id, staff)
-    if _needs_two(payout):
+    if needs_two_approvals(payout):
         if payout.approved_by_id is None or payout.second_approved_by_id is None:
             raise PayoutNotAllowed(
                 f"Payouts above {format_cents(settings.PAYOUT_DUAL_APPROVAL_CENTS)} need two approvals by "
