@@ -76,7 +76,8 @@ class StripeGateway:
             refund = stripe.Refund.create(
                 payment_intent=deposit.payment_reference,
                 amount=amount_cents,
-                metadata={"deposit": str(deposit.uuid)},
+                # The key names our refund: an event about a refund whose answer we lost still finds it.
+                metadata={"deposit": str(deposit.uuid), "refund_key": key},
                 idempotency_key=key,
             )
         except stripe.InvalidRequestError as exc:

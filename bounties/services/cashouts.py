@@ -17,6 +17,7 @@ Lock order: (a caller's fund,) then the wallet and the external account by id, t
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,17 +35,20 @@ from bounties.models import (
     Refund,
     RefundStatus,
     TransferKind,
+    WebhookOutcome,
 )
 from bounties.money import check_amount, fingerprint, format_cents
 from bounties.payments import get_gateway
+from bounties.payments.refunds import failure_words
 from bounties.services import money_operation
-from bounties.services.deposits import MAX_DEPOSIT_CENTS
 from bounties.services.ledger import external_account, transfer_post, wallet_for
 
 logger = logging.getLogger("fundfill.payments")
 
 # The sweep leaves a refund this long to the request that made it before sending it itself.
 SWEEP_AFTER = timedelta(seconds=30)
+# The most one cash-out can ask for (the largest deposit: a wallet of card money holds no more per card).
+MAX_CASHOUT_CENTS = 1_000_000_00
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,7 @@ def cashout_create(*, user, amount_cents: int, key: str) -> CashoutOutcome:
     this returns (outside any transaction) to send the refunds; a replay's refunds that are
     still pending are sent again safely.
     """
-    check_amount(amount_cents, minimum=1, maximum=MAX_DEPOSIT_CENTS)
+    check_amount(amount_cents, minimum=1, maximum=MAX_CASHOUT_CENTS)
     fp = _fingerprint(user, amount_cents)
     if found := _replay(user, key, fp):
         return CashoutOutcome(cashout=found, replayed=True)
@@ -234,9 +238,14 @@ def refund_record(refund_id: int, *, ok: bool, provider_id: str = "", reason: st
 
     Accepted: `succeeded`. Refused or failed: `failed`, with the reason, and a reversal transfer
     puts the money back in the wallet. A refund Stripe accepted can still fail later (a closed
-    card), so a succeeded refund may yet be recorded failed; a failed one never changes, and
-    recording the same answer twice changes nothing.
+    card: `refund_event`), so a succeeded refund may yet be recorded failed; a failed one never
+    changes, and recording the same answer twice changes nothing.
     """
+    return _refund_record(refund_id, ok=ok, provider_id=provider_id, reason=reason)
+
+
+def _refund_record(refund_id: int, *, ok: bool, provider_id: str = "", reason: str = "") -> Refund:
+    """`refund_record` inside a money operation that already holds the transaction (the webhook's)."""
     refund = Refund.objects.select_for_update(of=("self",)).select_related("cashout__user").get(pk=refund_id)
     if refund.status == RefundStatus.FAILED or (ok and refund.status == RefundStatus.SUCCEEDED):
         return refund
@@ -257,6 +266,52 @@ def refund_record(refund_id: int, *, ok: bool, provider_id: str = "", reason: st
     refund.failure_reason = (reason or "the card's bank did not accept it")[:300]
     refund.save(update_fields=["status", "provider_id", "failure_reason", "reversal_transfer", "updated_at"])
     return refund
+
+
+def _refund_named_by(obj) -> Refund | None:
+    """Our refund that a provider's refund object is about: by its id, else by the key we sent it
+    with (its answer may have been lost, so the id never reached us)."""
+    provider_id = obj.get("id")
+    if isinstance(provider_id, str) and provider_id:
+        if found := Refund.objects.filter(provider_id=provider_id).first():
+            return found
+    metadata = obj.get("metadata")
+    key = metadata.get("refund_key") if isinstance(metadata, dict) else None
+    if not isinstance(key, str) or not key.startswith("refund:"):
+        return None
+    try:
+        return Refund.objects.filter(uuid=uuid.UUID(key.removeprefix("refund:"))).first()
+    except ValueError:
+        return None
+
+
+def refund_event(event_id: str, obj) -> tuple[str, str]:
+    """A signed provider event about a refund (`refund.failed`, `refund.updated`,
+    `charge.refund.updated`), applied in the webhook's transaction. Returns (WebhookOutcome, note).
+
+    Only a failure is acted on (a refund to a closed card fails days later): the refund is
+    recorded failed and its money returned to the wallet. The event names the refund and says it
+    failed; the amount returned is our refund's own, never the event's.
+    """
+    if obj.get("object") != "refund":
+        return WebhookOutcome.UNUSABLE, "data.object is not a refund"
+    refund = _refund_named_by(obj)
+    if refund is None:
+        return WebhookOutcome.IGNORED, "names no refund of ours"
+    status = obj.get("status")
+    if status not in ("failed", "canceled"):
+        return WebhookOutcome.IGNORED, f"refund {refund.pk} is {ascii(status)[:24]} at the provider"
+    if refund.status == RefundStatus.FAILED:
+        return WebhookOutcome.IGNORED, f"refund {refund.pk} is already failed"
+    code = obj.get("failure_reason")
+    provider_id = obj.get("id") if isinstance(obj.get("id"), str) else ""
+    _refund_record(
+        refund.pk,
+        ok=False,
+        provider_id=provider_id[:255],
+        reason=failure_words(code if isinstance(code, str) else None),
+    )
+    return WebhookOutcome.APPLIED, f"refund {refund.pk} failed: {refund.amount_cents} returned to the wallet"
 
 
 # --- In words ----------------------------------------------------------------------------------

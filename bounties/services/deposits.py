@@ -33,6 +33,7 @@ from bounties.models import (
 from bounties.money import check_amount, fingerprint
 from bounties.payments import get_gateway
 from bounties.services import money_operation
+from bounties.services.cashouts import refund_event
 from bounties.services.ledger import external_account, transfer_post, wallet_for
 from bounties.services.pledging import _pledge_complete, lock_fund
 
@@ -346,4 +347,8 @@ HANDLERS = {
     "checkout.session.async_payment_failed": _payment_failed,
     "payment_intent.payment_failed": _payment_failed,
     "checkout.session.expired": _checkout_expired,
+    # A card refund (a cash-out) that failed after it was accepted: its money back to the wallet.
+    "refund.failed": refund_event,
+    "refund.updated": refund_event,
+    "charge.refund.updated": refund_event,
 }

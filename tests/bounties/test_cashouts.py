@@ -6,6 +6,7 @@ the Stripe gateway is the official library against the local fake (`tests/fakes/
 """
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from bounties.errors import IdempotencyMismatch, InsufficientFunds, InvalidCard, NothingToRefund
-from bounties.models import Cashout, Deposit, DepositStatus, Refund, RefundStatus, Transfer, TransferKind
+from bounties.models import (
+    Cashout,
+    Deposit,
+    DepositStatus,
+    Refund,
+    RefundStatus,
+    Transfer,
+    TransferKind,
+    WebhookEvent,
+    WebhookOutcome,
+)
 from bounties.payments.local_gateway import REFUND_FAILS_CARD, SUCCESS_CARD, LocalGateway, check_test_card
 from bounties.payments.webhooks import receive
 from bounties.services import money_operation
@@ -205,6 +216,53 @@ def test_a_refund_accepted_then_failed_later_is_reversed_once(user):
     assert ledger_violations() == []
 
 
+def refund_update(refund_obj, event_type="refund.failed") -> dict:
+    return {
+        "id": f"evt_test_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": event_type,
+        "data": {"object": refund_obj},
+    }
+
+
+@pytest.mark.django_db
+def test_a_signed_refund_failed_event_returns_the_money_once_and_only_its_own_amount(user):
+    top_up(user, 2_000)
+    cashout = cashout_create(user=user, amount_cents=1_500, key="k").cashout
+    (refund,) = refunds_send(cashout.pk)
+    assert (refund.status, balance(user)) == ("succeeded", 500)
+
+    # Days later the card turns out closed. The event's amount is not ours to trust: 15.00 comes back.
+    failed = {
+        "id": refund.provider_id,
+        "object": "refund",
+        "status": "failed",
+        "failure_reason": "lost_or_stolen_card",
+        "amount": 900_000,
+    }
+    event = refund_update(failed)
+    assert deliver(event) == (200, {"received": True, "replay": False})
+    refund.refresh_from_db()
+    assert (refund.status, refund.failure_reason) == ("failed", "the card was reported lost or stolen")
+    assert balance(user) == 2_000
+    assert WebhookEvent.objects.get(event_id=event["id"]).outcome == WebhookOutcome.APPLIED
+
+    # The same event again, another event saying the same, and events that change nothing.
+    assert deliver(event)[1]["replay"] is True
+    for obj in (
+        failed,
+        failed | {"status": "succeeded"},
+        failed | {"id": "re_someone_elses"},
+        {"id": refund.provider_id, "object": "charge"},
+    ):
+        other = refund_update(obj, event_type="charge.refund.updated")
+        assert deliver(other)[0] == 200
+        assert WebhookEvent.objects.get(event_id=other["id"]).outcome != WebhookOutcome.APPLIED
+    assert balance(user) == 2_000
+    assert Transfer.objects.filter(kind=TransferKind.CASHOUT_REVERSAL).count() == 1
+    assert ledger_violations() == []
+
+
 @pytest.mark.django_db
 def test_refunds_are_sent_only_after_commit(user):
     top_up(user, 1_000)
@@ -389,6 +447,34 @@ def test_a_lost_answer_is_resent_by_the_sweep_under_the_same_key_and_refunds_onc
     assert [p.replayed for p in fake_stripe.posts("/v1/refunds")] == [False, True]
     assert one_refund_per_key(fake_stripe) == {f"refund:{refund.uuid}": 1}
     assert balance(user) == 0
+    assert ledger_violations() == []
+
+
+@pytest.mark.django_db
+def test_a_refund_whose_answer_was_lost_and_failed_later_is_found_by_its_key(fake_stripe, client, user):
+    paid_on_stripe(fake_stripe, user, 3_000)
+    stripe.default_http_client = stripe.RequestsClient(timeout=1.0)
+    stripe.max_network_retries = 0
+    fake_stripe.delay_next(4.0, path="/v1/refunds")  # Stripe refunds; we never hear back
+    cashout = cashout_create(user=user, amount_cents=1_200, key="k").cashout
+    (refund,) = refunds_send(cashout.pk)
+    assert (refund.status, refund.provider_id) == ("pending", "")
+    (made,) = fake_stripe.refunds.values()
+    assert made["metadata"]["refund_key"] == f"refund:{refund.uuid}"
+
+    # The card is closed: Stripe's signed refund.failed reaches the real webhook view.
+    signed = fake_stripe.refund_failed(made["id"], WEBHOOK_SECRET, reason="expired_or_canceled_card")
+    response = client.post(
+        "/payments/stripe/webhook/", signed.payload, content_type="application/json", **signed.django_headers
+    )
+    assert response.status_code == 200
+    refund.refresh_from_db()
+    assert (refund.status, refund.provider_id) == ("failed", made["id"])
+    assert balance(user) == 3_000
+    # The sweep has nothing left to send for it.
+    make_old(refund)
+    assert refunds_send_pending() == 0
+    assert len(fake_stripe.posts("/v1/refunds")) == 1
     assert ledger_violations() == []
 
 

@@ -25,6 +25,7 @@ answer is lost but Stripe did it — T10); `fail_next()` answers with an error b
 doing anything; `checkout_completed()` marks a session paid and returns the signed
 `checkout.session.completed` event to POST to the webhook endpoint; `fail_next_refund()`
 makes the next refund come back `status: failed` (as a refund to a closed card does);
+`refund_failed()` fails an accepted refund later and returns its signed `refund.failed` event;
 `set_payouts_enabled()` (or `complete_onboarding()`) is the connected account finishing
 Stripe's onboarding; `set_available_balance()` makes transfers beyond it fail with
 `balance_insufficient` (by default the platform balance is unlimited).
@@ -372,6 +373,22 @@ class FakeStripe:
         session = self.complete_session(session_id)
         event = self.make_event("checkout.session.completed", session, event_id=event_id)
         return self.sign(event, secret, timestamp=timestamp)
+
+    def refund_failed(
+        self,
+        refund_id: str,
+        secret: str,
+        *,
+        reason: str = "expired_or_canceled_card",
+        event_id: str | None = None,
+    ) -> SignedEvent:
+        """A refund Stripe accepted fails later (a closed card): it becomes `failed` and this returns
+        the signed `refund.failed` event for it."""
+        with self._lock:
+            refund = self.refunds[refund_id]
+            refund.update(status="failed", failure_reason=reason)
+            refund = json.loads(json.dumps(refund))
+        return self.sign(self.make_event("refund.failed", refund, event_id=event_id), secret)
 
     # --- the API ---------------------------------------------------------------------------
 
