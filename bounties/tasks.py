@@ -4,7 +4,7 @@ Each runs every minute from a schedule a migration creates (bounties/migrations)
 is one idempotent pass: running it twice, or on two workers at once, moves nothing twice.
 """
 
-from bounties.services import claims, pledging, settlement
+from bounties.services import cashouts, claims, payouts, pledging, settlement
 
 
 def pledge_complete_pending():
@@ -24,6 +24,4 @@ def funds_settle():
 
 def money_out_send():
     """Every minute ("send card refunds and payouts"): what a door could not hand to the provider."""
-    from bounties.services import cashouts, payouts
-
     return cashouts.refunds_send_pending() + payouts.payouts_send_pending()

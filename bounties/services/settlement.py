@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from bounties.errors import BountiesError, NotFound, SettlementInvalid
 from bounties.models import (
+    Cashout,
     ClaimStatus,
     EventKind,
     FailurePolicy,
@@ -35,6 +36,7 @@ from bounties.models import (
 )
 from bounties.money import format_cents
 from bounties.services import money_operation
+from bounties.services.cashouts import cashout_open, refunds_send
 from bounties.services.claims import record
 from bounties.services.ledger import beneficiary_for, escrow_for, transfer_post, wallet_for
 from bounties.services.pledging import lock_fund, move_into_escrow, require_open, terms_of
@@ -152,8 +154,6 @@ def _onward(pledge: Pledge, choice: str) -> str:
     try:
         with transaction.atomic():
             if choice == SettlementChoice.CARD:
-                from bounties.services.cashouts import cashout_open
-
                 cashout_open(
                     user=pledge.user,
                     amount_cents=pledge.amount_cents,
@@ -211,8 +211,12 @@ def funds_settle(now=None) -> int:
     ).values_list("pk", flat=True)
     settled = 0
     for pledge_id in list(due):
-        if pledge_settle(pledge_id=pledge_id).status != PledgeStatus.ACTIVE:
+        pledge = pledge_settle(pledge_id=pledge_id)
+        if pledge.status != PledgeStatus.ACTIVE:
             settled += 1
+        # "Back to my card": the refunds go to the gateway now that the settlement committed.
+        for cashout_id in Cashout.objects.filter(pledge=pledge).values_list("pk", flat=True):
+            refunds_send(cashout_id)
     past = Fund.objects.filter(status=FundStatus.OPEN, page__escrow_until__lte=now).values_list(
         "pk", flat=True
     )

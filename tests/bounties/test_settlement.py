@@ -11,6 +11,7 @@ from bounties.errors import SettlementInvalid
 from bounties.models import (
     Account,
     AccountKind,
+    Cashout,
     EventKind,
     FailurePolicy,
     Fund,
@@ -19,11 +20,16 @@ from bounties.models import (
     FundTerms,
     Pledge,
     PledgeStatus,
+    Refund,
+    RefundStatus,
     TimelineEvent,
     Transfer,
 )
+from bounties.payments.local_gateway import REFUND_FAILS_CARD, SUCCESS_CARD, LocalGateway
 from bounties.selectors import balances, terms_history
+from bounties.services.cashouts import cashout_message
 from bounties.services.claims import claim_submit
+from bounties.services.deposits import deposit_create
 from bounties.services.ledger import escrow_for, ledger_violations
 from bounties.services.pledging import pledge_create
 from bounties.services.settlement import funds_settle, pledge_settle, settlement_choose
@@ -206,3 +212,43 @@ def test_publishing_unchanged_terms_adds_no_history(fund):
     fund.title = "A new title"
     fund.save_revision().publish()
     assert FundTerms.objects.filter(fund_id=fund.pk).count() == count
+
+
+def paid_by_card(user, cents, card):
+    deposit = deposit_create(user=user, amount_cents=cents, gateway="local")
+    LocalGateway().pay(deposit, card)
+    return deposit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_back_to_my_card_refunds_the_card_payment(make_fund):
+    fund, ada = make_fund(), UserFactory(username="ada")
+    paid_by_card(ada, 2_500, SUCCESS_CARD)
+    pledge = pledge_create(user=ada, fund_id=fund.pk, amount_cents=2_500, key="k").pledge
+    settlement_choose(user=ada, pledge_id=pledge.pk, choice="card")
+    escrow_passes(fund)
+
+    funds_settle()
+
+    refund = Refund.objects.get(cashout__pledge=pledge)
+    assert (refund.status, refund.amount_cents) == (RefundStatus.SUCCEEDED, 2_500)
+    assert balances(user=ada).wallet_cents == 0
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.REFUNDED
+    assert ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_back_to_my_card_that_fails_leaves_the_money_in_the_wallet_and_says_so(make_fund):
+    fund, ada = make_fund(), UserFactory(username="ada")
+    paid_by_card(ada, 2_500, REFUND_FAILS_CARD)
+    pledge = pledge_create(user=ada, fund_id=fund.pk, amount_cents=2_500, key="k").pledge
+    settlement_choose(user=ada, pledge_id=pledge.pk, choice="card")
+    escrow_passes(fund)
+
+    funds_settle()
+
+    cashout = Cashout.objects.get(pledge=pledge)
+    assert cashout.refunds.get().status == RefundStatus.FAILED
+    assert balances(user=ada).wallet_cents == 2_500
+    assert "back in your wallet" in cashout_message(cashout)
+    assert ledger_violations() == []
