@@ -80,7 +80,8 @@ def _lock_wallet(user):
     The wallet lock is what serialises one user's cash-outs, so two of them never split the
     same card payment's refundable amount between them.
     """
-    wallet_for(user), external_account()  # both exist before they are locked
+    wallet_for(user)  # both exist before they are locked
+    external_account()
     accounts = Account.objects.select_for_update().filter(
         Q(kind=AccountKind.WALLET, user=user) | Q(kind=AccountKind.EXTERNAL)
     )
