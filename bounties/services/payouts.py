@@ -22,7 +22,7 @@ change is a transfer or a recorded field, and each staff action is in Wagtail's 
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import stripe
 from django.conf import settings
@@ -52,6 +52,8 @@ logger = logging.getLogger("fundfill.payments")
 FINANCE_GROUP = "Finance"  # created by migration 0009_finance_group
 STRIPE = "stripe"
 MANUAL = "manual"
+# Stripe may forget an idempotency key after 24 hours; an hour's margin before that.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=23)
 # Large enough for any payout balance; check_amount's default maximum is the pledge limit.
 MAX_PAYOUT_CENTS = 10**15 - 1
 
@@ -233,14 +235,16 @@ def connect_refresh(user) -> ConnectedAccount | None:
     return connected
 
 
-def payouts_send(payout_id: int) -> Payout:
+def payouts_send(payout_id: int, *, now: datetime | None = None) -> Payout:
     """Send one requested Stripe payout as a Connect transfer and record Stripe's answer.
 
     Safe to run again: the idempotency key `payout:{pk}` makes Stripe answer a resend with the
-    first transfer, and a payout that is no longer requested is left as it is. An unreachable
-    or failing Stripe (network, 5xx, rate limit, our own key) leaves it requested for the sweep;
-    a refusal of this transfer (4xx, e.g. the destination cannot receive it) fails the payout
-    and returns the money to the payout balance.
+    first transfer, and a payout that is no longer requested is left as it is. Stripe may forget
+    a key after 24 hours, so a payout older than that is first looked for by its transfer group
+    (an earlier attempt whose answer was lost may have gone through). An unreachable or failing
+    Stripe (network, 5xx, rate limit, our own key) leaves it requested for the sweep; a refusal
+    of this transfer (4xx, e.g. the destination cannot receive it) fails the payout and returns
+    the money to the payout balance. `now` is the clock.
     """
     payout = Payout.objects.select_related("user__connected_account").get(pk=payout_id)
     if payout.status != PayoutStatus.REQUESTED or payout.method != STRIPE:
@@ -249,14 +253,18 @@ def payouts_send(payout_id: int) -> Payout:
     if connected is None:
         return payout_record(payout_id=payout.pk, ok=False, reason="No Stripe account to pay into.")
     configure()
+    group = f"payout:{payout.pk}"
     try:
+        if (now or timezone.now()) - payout.created_at > IDEMPOTENCY_KEY_LIFETIME:
+            if earlier := stripe.Transfer.list(transfer_group=group, limit=1)["data"]:
+                return payout_record(payout_id=payout.pk, ok=True, provider_id=earlier[0]["id"])
         transfer = stripe.Transfer.create(
             amount=payout.amount_cents,
             currency=settings.FUNDFILL_CURRENCY,
             destination=connected.stripe_account_id,
-            transfer_group=f"payout:{payout.pk}",
+            transfer_group=group,
             metadata={"payout": str(payout.pk)},
-            idempotency_key=f"payout:{payout.pk}",
+            idempotency_key=group,
         )
     except (stripe.InvalidRequestError, stripe.CardError) as exc:
         logger.warning("stripe refused payout %s: %r", payout.pk, exc)
@@ -267,13 +275,13 @@ def payouts_send(payout_id: int) -> Payout:
     return payout_record(payout_id=payout.pk, ok=True, provider_id=transfer["id"])
 
 
-def payouts_send_pending() -> int:
+def payouts_send_pending(*, now: datetime | None = None) -> int:
     """The scheduled sweep: `payouts_send` for every requested Stripe payout. Returns how many
     are no longer requested (paid or failed)."""
     done = 0
     pending = Payout.objects.filter(status=PayoutStatus.REQUESTED, method=STRIPE).order_by("pk")
     for payout_id in list(pending.values_list("pk", flat=True)):
-        if payouts_send(payout_id).status != PayoutStatus.REQUESTED:
+        if payouts_send(payout_id, now=now).status != PayoutStatus.REQUESTED:
             done += 1
     return done
 

@@ -414,7 +414,10 @@ def test_a_failed_payout_returns_the_money_to_the_payout_balance(requested, fina
 @pytest.fixture
 def fake_stripe(settings):
     """A running fake Stripe, with payouts going by Stripe; the library's globals restored after."""
-    saved = {name: getattr(stripe, name) for name in ("api_key", "api_base", "max_network_retries")}
+    saved = {
+        name: getattr(stripe, name)
+        for name in ("api_key", "api_base", "default_http_client", "max_network_retries")
+    }
     with FakeStripe(api_key=SECRET_KEY) as fake:
         settings.PAYMENT_GATEWAY = "stripe"
         settings.PAYOUT_METHOD = "stripe"
@@ -559,3 +562,25 @@ def test_manual_actions_refuse_stripe_payouts(fake_stripe, onboarded, winner, fu
     payout = payout_request(user=winner, amount_cents=7_500, key="p", now=after_hold()).payout
     with pytest.raises(PayoutNotAllowed, match="sent by Stripe"):
         payout_mark_paid(payout_id=payout.pk, staff=finance[0], reference="BANK")
+
+
+@pytest.mark.django_db
+def test_a_lost_answer_is_found_by_its_transfer_group_once_stripe_forgot_the_key(
+    fake_stripe, onboarded, winner, fund
+):
+    award(winner, 7_500, fund=fund)
+    payout = payout_request(user=winner, amount_cents=7_500, key="p", now=after_hold()).payout
+    # Stripe makes the transfer but the answer never arrives (the client times out).
+    stripe.default_http_client = stripe.RequestsClient(timeout=0.5)
+    fake_stripe.delay_next(2, path="/v1/transfers")
+    assert payouts_send(payout.pk).status == PayoutStatus.REQUESTED
+    (made,) = fake_stripe.transfers.values()
+
+    # A day later Stripe has forgotten the idempotency key: a plain resend would pay twice.
+    fake_stripe.forget_idempotency_keys()
+    assert payouts_send_pending(now=payout.created_at + timedelta(hours=25)) == 1
+    payout.refresh_from_db()
+    assert (payout.status, payout.provider_id) == (PayoutStatus.PAID, made["id"])
+    assert len(fake_stripe.transfers) == 1
+    assert len(fake_stripe.posts("/v1/transfers")) == 1
+    assert ledger_violations() == []

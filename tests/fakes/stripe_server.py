@@ -13,7 +13,8 @@ with `stripe.api_base` pointed here (`settings.STRIPE_API_BASE`):
   `GET /v1/refunds/{id}`;
 - Connect: `POST /v1/accounts` (`type=express`), `GET /v1/accounts/{id}`,
   `POST /v1/account_links` (`type=account_onboarding`), `POST /v1/transfers` (`amount`,
-  `currency`, `destination`: a known account whose payouts are enabled), `GET /v1/transfers/{id}`;
+  `currency`, `destination`: a known account whose payouts are enabled), `GET /v1/transfers/{id}`,
+  `GET /v1/transfers?transfer_group=…` (newest first);
 - the `Idempotency-Key` header: the same key with the same parameters replays the
   first response (with `Idempotent-Replayed: true`); the same key with other
   parameters is a 400 `idempotency_error`. Like Stripe, a request refused before it
@@ -329,6 +330,11 @@ class FakeStripe:
         with self._lock:
             self.available_balance = cents
 
+    def forget_idempotency_keys(self):
+        """Stripe forgets idempotency keys after about 24 hours: a resend then runs again."""
+        with self._lock:
+            self._idempotent.clear()
+
     # --- webhooks --------------------------------------------------------------------------
 
     def make_event(self, event_type: str, obj: dict, *, event_id: str | None = None) -> dict:
@@ -491,6 +497,17 @@ class FakeStripe:
             return self._create_account_link(request.params)
         if method == "POST" and path == "/v1/transfers":
             return self._create_transfer(request.params)
+        if method == "GET" and path == "/v1/transfers":  # newest first, optionally by transfer_group
+            group = request.params.get("transfer_group")
+            found = [t for t in self.transfers.values() if group is None or t.get("transfer_group") == group]
+            limit = _int_param(request.params.get("limit", 10), "limit", minimum=1)
+            found = sorted(found, key=lambda t: t["created"], reverse=True)
+            return {
+                "object": "list",
+                "url": "/v1/transfers",
+                "has_more": len(found) > limit,
+                "data": found[:limit],
+            }
         match = re.fullmatch(r"/v1/(payment_intents|refunds|accounts|transfers)/([^/]+)", path)
         if match and method == "GET":
             store, name = {
