@@ -24,6 +24,7 @@ from bounties.models import (
     Fund,
     FundStatus,
     Payout,
+    PayoutStatus,
     Pledge,
     PledgeStatus,
     Refund,
@@ -170,6 +171,7 @@ def ledger_violations() -> list[str]:
 
     problems.extend(_deposit_violations())
     problems.extend(_refund_violations())
+    problems.extend(_payout_violations())
     # The outside world holds what came in by card less what went back out, each from our own
     # records: card refunds that did not fail, and payouts sent and not reversed.
     deposited = (
@@ -369,6 +371,44 @@ def _refund_violations() -> list[str]:
             problems.append(
                 f"refund {pk}: its reversal ({kind}) credits the wallet {credited or 0}, not {amount}"
             )
+    return problems
+
+
+def _payout_violations() -> list[str]:
+    """Each payout debited its owner's payout account by its amount; a failed one, and only a failed
+    one, was credited back by a reversal of its amount; a paid one says when and by what."""
+    problems = []
+    own = Q(account__kind=AccountKind.PAYOUT, account__user=OuterRef("user"))
+    debited = Entry.objects.filter(own, transfer=OuterRef("transfer"), amount=-OuterRef("amount_cents"))
+    credited = Entry.objects.filter(
+        own, transfer=OuterRef("reversal_transfer"), amount=OuterRef("amount_cents")
+    )
+    payouts = Payout.objects.annotate(debited=Exists(debited), credited=Exists(credited))
+    for payout in payouts.select_related("transfer", "reversal_transfer"):
+        failed = payout.status == PayoutStatus.FAILED
+        if payout.transfer_id is None or payout.transfer.kind != TransferKind.PAYOUT or not payout.debited:
+            problems.append(
+                f"payout {payout.pk}: its transfer does not take {payout.amount_cents} from its payout account"
+            )
+        if failed != (payout.reversal_transfer_id is not None):
+            problems.append(
+                f"payout {payout.pk} is {payout.status} and has reversal {payout.reversal_transfer_id}"
+            )
+        elif failed and (
+            payout.reversal_transfer.kind != TransferKind.PAYOUT_REVERSAL or not payout.credited
+        ):
+            problems.append(f"payout {payout.pk}: its reversal does not return {payout.amount_cents}")
+        if payout.status == PayoutStatus.PAID and (
+            payout.paid_at is None
+            or not (payout.provider_id if payout.method == "stripe" else payout.reference)
+        ):
+            problems.append(f"payout {payout.pk} is paid but records no date or reference")
+    orphans = Transfer.objects.filter(
+        Q(kind=TransferKind.PAYOUT, payout__isnull=True)
+        | Q(kind=TransferKind.PAYOUT_REVERSAL, reversed_payout__isnull=True)
+    )
+    for pk in orphans.values_list("pk", flat=True):
+        problems.append(f"transfer {pk} is a payout transfer that belongs to no payout")
     return problems
 
 

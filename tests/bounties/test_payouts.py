@@ -584,3 +584,14 @@ def test_a_lost_answer_is_found_by_its_transfer_group_once_stripe_forgot_the_key
     assert len(fake_stripe.transfers) == 1
     assert len(fake_stripe.posts("/v1/transfers")) == 1
     assert ledger_violations() == []
+
+
+@pytest.mark.django_db
+def test_the_ledger_check_names_a_payout_whose_records_disagree(requested, finance):
+    payout = requested(5_000)
+    assert ledger_violations() == []
+    # A failure recorded without returning the money, and a payment without a reference.
+    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.FAILED)
+    assert ledger_violations() == [f"payout {payout.pk} is failed and has reversal None"]
+    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.PAID, paid_at=timezone.now())
+    assert ledger_violations() == [f"payout {payout.pk} is paid but records no date or reference"]
