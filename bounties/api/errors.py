@@ -24,7 +24,17 @@ from rest_framework.views import set_rollback
 from bounties.errors import BountiesError, error_body
 
 # A validation error on one of these fields answers with the field's own code.
-FIELD_CODES = {"amount_cents": "invalid_amount", "card": "invalid_card"}
+FIELD_CODES = {
+    "amount_cents": "invalid_amount",
+    "card": "invalid_card",
+    # Claims, votes and settlement choices (bounties/api/claims.py): the services' codes.
+    "co_claimants": "shares_invalid",
+    "statement": "invalid_claim",
+    "url": "invalid_claim",
+    "approve": "reason_required",
+    "reason": "reason_required",
+    "choice": "settlement_invalid",
+}
 
 CODES = [
     (exceptions.ParseError, "invalid_json"),
@@ -69,6 +79,30 @@ class InvalidCredentials(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_credentials"
     default_detail = "The username or password is wrong."
+
+
+class RequestInvalid(BountiesError):
+    """A request body the serializer refused (a field missing or of the wrong type), as a refusal.
+
+    Raised by `validated` so that a malformed claim, vote, settlement choice, cash-out or payout
+    answers like the service's own refusals: the field's code (`FIELD_CODES`), a message that ends
+    "No money moved.", and each field's messages in `details`.
+    """
+
+    code = "invalid_request"
+
+    def __init__(self, message, *, code, fields):
+        super().__init__(message, **fields)
+        self.code = code
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    """`serializer_class(data=data)`'s validated data, or RequestInvalid with the field's code."""
+    serializer = serializer_class(data=data, **kwargs)
+    if not serializer.is_valid():
+        code, message, details = _validation_error(serializer.errors)
+        raise RequestInvalid(message, code=code, fields=details)
+    return serializer.validated_data
 
 
 PAYLOAD_TOO_LARGE = (

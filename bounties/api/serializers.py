@@ -115,6 +115,9 @@ class TokenSerializer(serializers.Serializer):
 class WalletSerializer(serializers.Serializer):
     balance_cents = serializers.IntegerField(help_text="Money in the wallet, free to pledge.")
     payout_cents = serializers.IntegerField(help_text="Awards won, waiting to be paid out.")
+    payout_available_cents = serializers.IntegerField(
+        help_text="The part of payout_cents past the hold against card disputes: it can be paid out now."
+    )
     currency = serializers.CharField(help_text="ISO currency code, lower case (e.g. `usd`).")
 
 

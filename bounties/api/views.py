@@ -134,6 +134,7 @@ class WalletView(APIView):
             {
                 "balance_cents": balances.wallet_cents,
                 "payout_cents": balances.payout_cents,
+                "payout_available_cents": selectors.payout_available(user=request.user),
                 "currency": settings.FUNDFILL_CURRENCY,
             }
         )

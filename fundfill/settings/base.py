@@ -388,5 +388,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["bounties.api.schema.api_v1_only"],
+    # Several models have a `status`: each choice set gets its own name, not a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "ClaimStatusEnum": "bounties.models.ClaimStatus",
+        "PledgeStatusEnum": "bounties.models.PledgeStatus",
+        "SettlementChoiceEnum": "bounties.models.SettlementChoice",
+    },
 }
 FUNDFILL_FAULTS = ()  # test-only switches, see bounties/faults.py

@@ -119,7 +119,12 @@ def test_sign_up_then_get_a_token_then_use_it():
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    assert client.get("/api/v1/wallet/").json() == {"balance_cents": 0, "payout_cents": 0, "currency": "usd"}
+    assert client.get("/api/v1/wallet/").json() == {
+        "balance_cents": 0,
+        "payout_cents": 0,
+        "payout_available_cents": 0,
+        "currency": "usd",
+    }
 
 
 @pytest.mark.parametrize(
@@ -185,7 +190,12 @@ def test_without_a_token_or_with_a_bad_one_answers_401():
 def test_wallet_shows_balance_in_cents(alice):
     response = client_for(alice).get("/api/v1/wallet/")
     assert response.status_code == 200
-    assert response.json() == {"balance_cents": 10_000, "payout_cents": 0, "currency": "usd"}
+    assert response.json() == {
+        "balance_cents": 10_000,
+        "payout_cents": 0,
+        "payout_available_cents": 0,
+        "currency": "usd",
+    }
 
 
 def test_deposit_with_the_success_card_credits_the_wallet(user):
@@ -607,6 +617,13 @@ API_PATHS = {
     "/api/v1/funds/{id}/pledges/",
     "/api/v1/me/pledges/",
     "/api/v1/pledges/{id}/",
+    # Claims, votes, settlement choices and money out (tests/bounties/test_api_claims.py).
+    "/api/v1/funds/{id}/claims/",
+    "/api/v1/claims/{id}/",
+    "/api/v1/claims/{id}/vote/",
+    "/api/v1/pledges/{id}/settlement/",
+    "/api/v1/wallet/cashouts/",
+    "/api/v1/payouts/",
 }
 
 

@@ -28,7 +28,12 @@ def test_the_api_wallet_of_a_new_backer_is_zero_and_creates_no_account():
     response = client.get("/api/v1/wallet/")
 
     assert response.status_code == 200
-    assert response.json() == {"balance_cents": 0, "payout_cents": 0, "currency": "usd"}
+    assert response.json() == {
+        "balance_cents": 0,
+        "payout_cents": 0,
+        "payout_available_cents": 0,
+        "currency": "usd",
+    }
     assert Account.objects.count() == 0  # a read never writes: no wallet, no payout account
 
 
