@@ -61,6 +61,7 @@ BARE = "bare Django view"
 SITE_BARE = "bare view, site middleware"
 NO_REDIS = "no Redis (database cache)"
 FUND = "/funds/audit-truecrypt/"
+ROUTE_FLOOR = "Wagtail's route to the fund page only, uncached"
 DRAIN = "/static/css/fundfill.css"  # served by WhiteNoise: a cheap probe to wait out a backlog
 PAGES = [
     ("homepage", "/"),
@@ -237,6 +238,8 @@ def bench(args, work: Path, cleanup: Cleanup) -> int:
     targets.append(target("static file (WhiteNoise)", cached, DRAIN))
     targets += [target(f"{name}, cached", cached, path) for name, path in PAGES]
     targets += [target(f"{name}, uncached", uncached, path) for name, path in PAGES]
+    # Wagtail's routing alone on the uncached server: what every page view pays before rendering.
+    targets.append(target(ROUTE_FLOOR, uncached, f"/bench/route{FUND}"))
     targets += [target(f"{name}, cold", cold, path) for name, path in PAGES[:2]]
     targets += [target(f"{name}, cached, {NO_REDIS}", db_cached, path) for name, path in PAGES[:2]]
     targets += [target(f"{name}, uncached, {NO_REDIS}", db_uncached, path) for name, path in PAGES[:2]]
