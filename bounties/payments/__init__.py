@@ -4,8 +4,9 @@
 a gateway; everything else asks the gateway, never compares names. A gateway has a
 `name`, `takes_test_cards` (whether a test card number may come with the request and be
 charged at once), `start_checkout(deposit, success_url=, cancel_url=) -> Checkout` and
-`refund(deposit, amount_cents, key=) -> RefundResult` (network calls: never inside a
-transaction; PaymentUnavailable when the provider cannot be reached) and `webhook_secret()`.
+`refund(deposit, amount_cents, key=) -> RefundResult` and `find_refund(deposit, key=) ->
+RefundResult | None` (network calls: never inside a transaction; PaymentUnavailable when the
+provider cannot be reached) and `webhook_secret()`.
 """
 
 from django.conf import settings

@@ -114,3 +114,7 @@ class LocalGateway:
                 ok=False, provider_id=provider_id, reason=failure_words("expired_or_canceled_card")
             )
         return RefundResult(ok=True, provider_id=provider_id)
+
+    def find_refund(self, deposit: Deposit, *, key: str) -> RefundResult | None:
+        """Nothing is remembered here, and `refund` answers a key the same way every time."""
+        return None

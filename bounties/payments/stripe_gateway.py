@@ -86,10 +86,29 @@ class StripeGateway:
         except stripe.StripeError as exc:
             logger.warning("stripe refund %s of deposit %s not sent: %r", key, deposit.pk, exc)
             raise PaymentUnavailable() from exc
-        if refund["status"] in ("failed", "canceled"):
-            return RefundResult(
-                ok=False,
-                provider_id=refund["id"],
-                reason=failure_words(getattr(refund, "failure_reason", None)),
-            )
-        return RefundResult(ok=True, provider_id=refund["id"])
+        return _result(refund)
+
+    def find_refund(self, deposit: Deposit, *, key: str) -> RefundResult | None:
+        """The refund Stripe made for `key`, if any: for a resend after Stripe may have forgotten the key.
+
+        Stripe keeps idempotency keys for about 24 hours; after that the same key would make a
+        second refund. Our key is in the refund's metadata, so the payment's refunds say.
+        """
+        configure()
+        try:
+            refunds = stripe.Refund.list(payment_intent=deposit.payment_reference, limit=100)
+            for refund in refunds.auto_paging_iter():
+                if (refund.to_dict().get("metadata") or {}).get("refund_key") == key:
+                    return _result(refund)
+        except stripe.StripeError as exc:
+            logger.warning("stripe refunds of deposit %s not listed: %r", deposit.pk, exc)
+            raise PaymentUnavailable() from exc
+        return None
+
+
+def _result(refund) -> RefundResult:
+    """A Stripe Refund as our result: `failed` and `canceled` are failures; `pending` and `succeeded` are not."""
+    if refund["status"] in ("failed", "canceled"):
+        reason = failure_words(getattr(refund, "failure_reason", None))
+        return RefundResult(ok=False, provider_id=refund["id"], reason=reason)
+    return RefundResult(ok=True, provider_id=refund["id"])

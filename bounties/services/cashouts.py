@@ -47,6 +47,8 @@ logger = logging.getLogger("fundfill.payments")
 
 # The sweep leaves a refund this long to the request that made it before sending it itself.
 SWEEP_AFTER = timedelta(seconds=30)
+# Stripe forgets an idempotency key after about 24 hours: an older refund is looked up before a resend.
+KEY_MEMORY = timedelta(hours=23)
 # The most one cash-out can ask for (the largest deposit: a wallet of card money holds no more per card).
 MAX_CASHOUT_CENTS = 1_000_000_00
 
@@ -194,11 +196,18 @@ def _require_no_transaction():
 
 
 def _send(refund: Refund) -> Refund:
-    """Ask the deposit's gateway for one refund and record its answer; unreachable leaves it pending."""
+    """Ask the deposit's gateway for one refund and record its answer; unreachable leaves it pending.
+
+    A refund older than the provider's memory of its key is looked up first (by the key we sent
+    it with): sending it again could otherwise refund the card twice.
+    """
+    gateway, key = get_gateway(refund.deposit.gateway), f"refund:{refund.uuid}"
     try:
-        result = get_gateway(refund.deposit.gateway).refund(
-            refund.deposit, refund.amount_cents, key=f"refund:{refund.uuid}"
-        )
+        result = None
+        if refund.created_at < timezone.now() - KEY_MEMORY:
+            result = gateway.find_refund(refund.deposit, key=key)
+        if result is None:
+            result = gateway.refund(refund.deposit, refund.amount_cents, key=key)
     except PaymentUnavailable:
         logger.warning("refund %s not sent (gateway unavailable): left pending for the sweep", refund.pk)
         return refund

@@ -478,6 +478,32 @@ def test_a_refund_whose_answer_was_lost_and_failed_later_is_found_by_its_key(fak
     assert ledger_violations() == []
 
 
+@pytest.mark.django_db
+def test_a_day_old_pending_refund_is_looked_up_before_it_is_sent_again(fake_stripe, user):
+    """Stripe forgets idempotency keys after about 24 hours: a resend then would refund twice."""
+    deposit = paid_on_stripe(fake_stripe, user, 3_000)
+    stripe.default_http_client = stripe.RequestsClient(timeout=1.0)
+    stripe.max_network_retries = 0
+    fake_stripe.delay_next(4.0, path="/v1/refunds")  # Stripe refunds; we never hear back
+    cashout = cashout_create(user=user, amount_cents=1_000, key="k").cashout
+    (lost,) = refunds_send(cashout.pk)
+    stripe.Refund.create(payment_intent=deposit.payment_reference, amount=500)  # one staff made, not ours
+
+    make_old(lost, seconds=25 * 3600)
+    assert refunds_send_pending() == 1
+    lost.refresh_from_db()
+    made = [
+        r for r in fake_stripe.refunds.values() if r["metadata"].get("refund_key") == f"refund:{lost.uuid}"
+    ]
+    assert [(r["id"], r["amount"]) for r in made] == [(lost.provider_id, 1_000)]
+    assert lost.status == RefundStatus.SUCCEEDED
+    # Ours once and staff's once: found by its key, ours was not sent again (the fake never forgets a
+    # key, so a resend would show here as a third, replayed, post).
+    assert len(fake_stripe.posts("/v1/refunds")) == 2
+    assert fake_stripe.refunded(deposit.payment_reference) == 1_500
+    assert ledger_violations() == []
+
+
 # --- Concurrency on PostgreSQL ------------------------------------------------------------------
 
 

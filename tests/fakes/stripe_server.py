@@ -10,7 +10,7 @@ with `stripe.api_base` pointed here (`settings.STRIPE_API_BASE`):
   `POST /v1/checkout/sessions/{id}/expire`, `GET /v1/events/{id}`;
 - `GET /v1/payment_intents/{id}` (one exists for every session the fake completed);
 - `POST /v1/refunds` (`payment_intent`, `amount`: never more than what remains of the payment),
-  `GET /v1/refunds/{id}`;
+  `GET /v1/refunds/{id}`, `GET /v1/refunds?payment_intent=…` (newest first);
 - Connect: `POST /v1/accounts` (`type=express`), `GET /v1/accounts/{id}`,
   `POST /v1/account_links` (`type=account_onboarding`), `POST /v1/transfers` (`amount`,
   `currency`, `destination`: a known account whose payouts are enabled), `GET /v1/transfers/{id}`,
@@ -491,6 +491,17 @@ class FakeStripe:
             return self.events[match[1]]
         if method == "POST" and path == "/v1/refunds":
             return self._create_refund(request.params)
+        if method == "GET" and path == "/v1/refunds":  # newest first, optionally of one payment
+            intent = request.params.get("payment_intent")
+            found = [r for r in self.refunds.values() if intent is None or r["payment_intent"] == intent]
+            limit = _int_param(request.params.get("limit", 10), "limit", minimum=1)
+            found = sorted(found, key=lambda r: r["created"], reverse=True)
+            return {
+                "object": "list",
+                "url": "/v1/refunds",
+                "has_more": len(found) > limit,
+                "data": found[:limit],
+            }
         if method == "POST" and path == "/v1/accounts":
             return self._create_account(request.params)
         if method == "POST" and path == "/v1/account_links":
