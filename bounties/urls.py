@@ -1,11 +1,11 @@
-"""Backer-facing URLs: wallet, deposits, pledges, payment webhooks.
+"""Backer-facing URLs: wallet, deposits, pledges, claims and votes, cash-outs, payouts, payment webhooks.
 
 Included before Wagtail's catch-all, so `/funds/<id>/pledge/` is ours, not a page path.
 """
 
 from django.urls import path
 
-from bounties import views
+from bounties import views, views_claims
 from bounties.payments import webhooks
 
 urlpatterns = [
@@ -17,4 +17,13 @@ urlpatterns = [
     path("pledges/", views.my_pledges, name="my_pledges"),
     path("pledges/<int:pk>/", views.pledge_detail, name="pledge_detail"),
     path("pledges/<int:pk>/withdraw/", views.pledge_withdraw_view, name="pledge_withdraw"),
+    # The claim cycle (bounties/views_claims.py).
+    path("funds/<int:fund_id>/claim/", views_claims.claim_create_view, name="claim_create"),
+    path("claims/<int:claim_id>/", views_claims.claim_detail, name="claim_detail"),
+    path("claims/<int:claim_id>/vote/", views_claims.claim_vote_view, name="claim_vote"),
+    path("claims/<int:claim_id>/withdraw/", views_claims.claim_withdraw_view, name="claim_withdraw"),
+    path("pledges/<int:pk>/settlement/", views_claims.pledge_settlement_view, name="pledge_settlement"),
+    path("wallet/cashout/", views_claims.cashout_view, name="cashout"),
+    path("wallet/payouts/", views_claims.payouts_view, name="payouts"),
+    path("wallet/payouts/connect/", views_claims.payout_connect_view, name="payout_connect"),
 ]

@@ -34,6 +34,7 @@ from bounties.payments import get_gateway
 from bounties.ratelimits import check_pledge_rate
 from bounties.services.deposits import deposit_checkout, deposit_start
 from bounties.services.pledging import pledge_create, pledge_create_with_card, pledge_withdraw
+from bounties.views_claims import receipt_context, wallet_context
 
 
 def _refuse(form, error: BountiesError):
@@ -67,7 +68,8 @@ def _open_checkout(request, deposit: Deposit, *, success_url: str, cancel_url: s
 def wallet(request):
     history = Paginator(selectors.wallet_entries(user=request.user), 50).get_page(request.GET.get("page"))
     balance = selectors.wallet_balance(user=request.user)
-    return render(request, "bounties/wallet.html", {"balance_cents": balance, "items": history})
+    context = {"balance_cents": balance, "items": history, **wallet_context(request.user)}
+    return render(request, "bounties/wallet.html", context)
 
 
 @login_required
@@ -240,9 +242,8 @@ def pledge_detail(request, pk):
         pending_deposit = (
             pledge.deposits.filter(status=DepositStatus.PENDING).exclude(checkout_url="").first()
         )
-    return render(
-        request, "bounties/pledge_detail.html", {"pledge": pledge, "pending_deposit": pending_deposit}
-    )
+    context = {"pledge": pledge, "pending_deposit": pending_deposit, **receipt_context(pledge)}
+    return render(request, "bounties/pledge_detail.html", context)
 
 
 @require_POST
