@@ -12,6 +12,8 @@ import pytest
 import stripe
 from django.contrib.auth.models import Group
 from django.core.checks import Error
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
@@ -135,6 +137,12 @@ def test_payout_settings_default_and_refuse_negative_values(settings):
     assert "PAYOUT_DUAL_APPROVAL_CENTS is -5" in errors[1].msg
 
 
+def test_a_negative_payout_setting_stops_start_up(settings):
+    settings.PAYOUT_HOLD_DAYS = -1
+    with pytest.raises(SystemCheckError, match=r"fundfill.E006.*PAYOUT_HOLD_DAYS is -1"):
+        call_command("check")
+
+
 def test_the_migration_made_the_finance_group_with_admin_access(db):
     group, _ = Group.objects.get_or_create(name=FINANCE_GROUP)
     from importlib import import_module
@@ -196,19 +204,30 @@ def test_award_money_is_held_then_paid_out(winner, fund):
 
 
 @pytest.mark.django_db
-def test_only_the_money_out_of_the_hold_can_leave(winner, fund, make_fund, settings):
-    # $30 awarded; then the hold is read as if another $20 award were still inside it (a hold of
-    # 7 days, asked 3 days after both: everything held; with a 2-day hold, everything free).
+def test_only_the_money_out_of_the_hold_can_leave(winner, fund, make_fund):
+    # Wendy is awarded $30, then $20 by another fund a moment later.
     award(winner, 3_000, fund=fund, key="a")
     award(winner, 2_000, fund=make_fund(title="Second", slug="second"), key="b")
-    in_three_days = timezone.now() + timedelta(days=3)
-    assert selectors.payout_available(user=winner, now=in_three_days) == 0
-    settings.PAYOUT_HOLD_DAYS = 2
-    assert selectors.payout_available(user=winner, now=in_three_days) == 5_000
-    payout_request(user=winner, amount_cents=4_000, key="p", now=in_three_days)
-    assert payout_balance(winner) == 1_000
-    # Money paid out comes off the balance, not off the hold: the $10 left is free too.
-    assert selectors.payout_available(user=winner, now=in_three_days) == 1_000
+    first, second = Transfer.objects.filter(kind=TransferKind.AWARD).order_by("created_at")
+    assert first.created_at < second.created_at
+    # The clock read between the two releases: the $30 is out of the hold, the $20 still in it.
+    between = first.created_at + HOLD + (second.created_at - first.created_at) / 2
+    assert selectors.payout_available(user=winner, now=between) == 3_000
+
+    # $40 would need the second award too: refused, saying when that is.
+    with pytest.raises(PayoutOnHold) as refusal:
+        payout_request(user=winner, amount_cents=4_000, key="p", now=between)
+    assert refusal.value.details == {
+        "available_cents": 3_000,
+        "available_at": (second.created_at + HOLD).isoformat(),
+    }
+    assert "$30 of your payout balance can be paid out now" in refusal.value.message
+
+    # $25 is within what is free; what is left ($25) is $5 free and the held $20.
+    payout_request(user=winner, amount_cents=2_500, key="p", now=between)
+    assert payout_balance(winner) == 2_500
+    assert selectors.payout_available(user=winner, now=between) == 500
+    assert selectors.payout_available(user=winner, now=after_hold()) == 2_500
     assert ledger_violations() == []
 
 
