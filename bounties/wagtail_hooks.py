@@ -1,4 +1,6 @@
-"""Wagtail admin hooks: the read-only "Money" menu, and no fund page deleted while it holds money.
+"""Wagtail admin hooks: the "Money" menu (read-only, and the payout queue where Finance staff act
+through the payout services), the payouts' audit-log actions, and no fund page deleted while it
+holds money.
 
 A fund's ledger accounts, transfers and pledges protect its `Fund` row in the
 database (`on_delete=PROTECT`), so deleting a fund page that has any would fail

@@ -10,7 +10,9 @@ editor); Wagtail's Editors group holds none, so editors do not see money.
 
 The package: `base` (the permission policy that grants only "view", and the read-only
 index, inspect and viewset classes every listing shares), `filters` (the listings'
-filter sets) and `viewsets` (one viewset per listing and the "Money" menu group that
-`bounties/wagtail_hooks.py` registers). Nothing here is for `django.contrib.admin`,
+filter sets), `viewsets` (one viewset per listing and the "Money" menu group that
+`bounties/wagtail_hooks.py` registers) and `payouts` (the payout queue: visible to Finance
+staff and superusers only, whose Approve, Mark paid and Mark failed forms call the payout
+services, the one exception to read-only). Nothing here is for `django.contrib.admin`,
 which imports this package at start-up and finds no registrations.
 """
