@@ -315,6 +315,26 @@ def test_an_event_names_the_payment_only_by_a_well_formed_id(user):
         check_test_card("4000 0000 0000 5127")
 
 
+@pytest.mark.django_db
+def test_the_ledger_check_sees_a_cashout_whose_records_disagree_with_its_money(user):
+    deposit = top_up(user, 2_000)
+    cashout = cashout_create(user=user, amount_cents=1_500, key="k").cashout
+    (refund,) = refunds_send(cashout.pk)
+    assert ledger_violations() == []
+
+    # Marked failed with no reversal: the records say the money is back, the ledger says it left.
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+    problems = ledger_violations()
+    assert f"refund {refund.pk} failed but its money was not returned to the wallet" in problems
+    assert any(p.startswith("external account is -500 but") for p in problems), problems
+
+    # More refunded than the payment was for, and refunds that no longer add up to the cash-out.
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.SUCCEEDED, amount_cents=2_500)
+    problems = ledger_violations()
+    assert f"deposit {deposit.pk} (succeeded, 2000) has 2500 refunded" in problems
+    assert f"cash-out {cashout.pk} is for 1500 but its refunds sum to 2500" in problems
+
+
 # --- Through the Stripe gateway, against the fake -----------------------------------------------
 
 
