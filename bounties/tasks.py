@@ -4,6 +4,8 @@ Each runs every minute from a schedule a migration creates (bounties/migrations)
 is one idempotent pass: running it twice, or on two workers at once, moves nothing twice.
 """
 
+from django_q.tasks import async_task
+
 from bounties.services import cashouts, claims, payouts, pledging, settlement
 
 
@@ -25,3 +27,18 @@ def funds_settle():
 def money_out_send():
     """Every minute ("send card refunds and payouts"): what a door could not hand to the provider."""
     return cashouts.refunds_send_pending() + payouts.payouts_send_pending()
+
+
+def outbox_deliver(row_id: int):
+    """One outbox row, nudged after its event committed (the sweep catches what a nudge missed)."""
+    from bounties.services import delivery  # TEMPORARY until the channels land
+
+    return delivery.deliver(row_id)
+
+
+def outbox_sweep():
+    """Every minute ("deliver the outbox"): rows due, and rows whose worker's lease expired."""
+    from bounties.services import delivery  # TEMPORARY until the channels land
+
+    for row_id in delivery.due_ids():
+        async_task("bounties.tasks.outbox_deliver", row_id, task_name=f"outbox-{row_id}")

@@ -1,4 +1,5 @@
 from .claims import Claim, Claimant, ClaimStatus, ClaimWeight, EventKind, TimelineEvent, Vote
+from .follows import EmailPreference, Follower, WebhookEndpoint
 from .funds import Fund, FundStatus
 from .ledger import Account, AccountKind, Entry, Transfer, TransferKind
 from .outbox import Outbox, OutboxStatus
@@ -19,9 +20,11 @@ __all__ = [
     "ConnectedAccount",
     "Deposit",
     "DepositStatus",
+    "EmailPreference",
     "Entry",
     "EventKind",
     "FailurePolicy",
+    "Follower",
     "Fund",
     "FundIndexPage",
     "FundPage",
@@ -41,6 +44,7 @@ __all__ = [
     "Transfer",
     "TransferKind",
     "Vote",
+    "WebhookEndpoint",
     "WebhookEvent",
     "WebhookOutcome",
 ]

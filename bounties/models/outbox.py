@@ -14,8 +14,13 @@ class OutboxStatus(models.TextChoices):
 class Outbox(models.Model):
     """A side effect to deliver after commit. Unique `dedupe_key`: one row per event, however often staged."""
 
-    dedupe_key = models.CharField(max_length=200, unique=True)
-    channel = models.CharField(max_length=32, default="announce")
+    dedupe_key = models.CharField(max_length=300, unique=True)
+    channel = models.CharField(max_length=32, default="console")
+    # Who the row is for, when a channel has many: an email address, a webhook endpoint's id.
+    recipient = models.CharField(max_length=254, blank=True)
+    fund = models.ForeignKey(
+        "bounties.Fund", null=True, blank=True, on_delete=models.SET_NULL, related_name="announcements"
+    )
     event = models.CharField(max_length=64)
     payload = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)

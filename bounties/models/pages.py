@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Length, Substr
@@ -135,6 +135,17 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="Share of the escrowed money that must vote for a claim decision to count.",
     )
+    hashtag = models.CharField(
+        max_length=50,
+        blank=True,
+        validators=[RegexValidator(r"^\w+$", "Letters, digits and underscores only, without the #.")],
+        help_text="Added to this fund's announcements (without the #).",
+    )
+    announce = models.BooleanField(
+        "automatic announcements",
+        default=True,
+        help_text="Announce this fund's events on the site's channels. Backers' receipts are sent regardless.",
+    )
 
     search_fields = Page.search_fields + [
         index.SearchField("summary"),
@@ -156,6 +167,10 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
         MultiFieldPanel(
             [FieldRowPanel([FieldPanel("vote_window_hours"), FieldPanel("quorum_percent")])],
             heading="Voting on claims",
+        ),
+        MultiFieldPanel(
+            [FieldRowPanel([FieldPanel("hashtag"), FieldPanel("announce")])],
+            heading="Announcements",
         ),
         HelpPanel(
             template="bounties/panels/fund_status_panel.html",
@@ -195,7 +210,10 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     @property
     def is_open_for_pledges(self):
-        return self.state.status in (FundStatus.OPEN, FundStatus.VOTING) and timezone.now() < self.pledge_deadline
+        return (
+            self.state.status in (FundStatus.OPEN, FundStatus.VOTING)
+            and timezone.now() < self.pledge_deadline
+        )
 
     def updates(self, request=None):
         return public_pages(FundUpdatePage.objects.live(), request).child_of(self).order_by("-date", "-pk")

@@ -1,19 +1,62 @@
-"""Staging announcements in the outbox, inside the transaction that caused them.
+"""Staging announcements and emails in the outbox, inside the transaction that caused them.
 
-A rolled-back transaction stages nothing; a unique dedupe key means an event is
-announced once however often it is staged (replays, concurrent crossings).
+`stage` writes one row per (event, channel or recipient) — the audiences in
+`bounties.announcers.registry` decide who — with `bulk_create(ignore_conflicts=True)` on a
+unique dedupe key, so an event is announced once however often it is staged (replays,
+concurrent crossings of a milestone). A rolled-back transaction stages nothing. After
+commit the new rows are handed to the worker (`outbox_deliver`); if that nudge is lost, the
+minute's sweep finds them.
 """
 
-from bounties.models import Outbox
+import logging
+
+from django.db import transaction
+from django_q.tasks import async_task
+
+from bounties.announcers.registry import AUDIENCES
+from bounties.models import Outbox, OutboxStatus
+
+logger = logging.getLogger("fundfill.announce")
 
 MILESTONES = (25, 50, 75, 100)
+BACKER_MILESTONE_FROM = 10
 
 
-def stage(*, key: str, event: str, **payload):
-    Outbox.objects.bulk_create([Outbox(dedupe_key=key, event=event, payload=payload)], ignore_conflicts=True)
+def stage(*, key: str, event: str, fund: int | None = None, **payload) -> list[str]:
+    """Stage `event` for everyone who hears of it; returns the rows' dedupe keys."""
+    payload = {"fund": fund, **payload} if fund is not None else payload
+    rows = [row for make in AUDIENCES for row in make(key=key, event=event, fund_id=fund, payload=payload)]
+    if not rows:
+        return []
+    Outbox.objects.bulk_create(rows, ignore_conflicts=True)
+    keys = [row.dedupe_key for row in rows]
+    transaction.on_commit(lambda: nudge(keys))
+    return keys
+
+
+def nudge(keys: list[str]):
+    """Hand freshly committed rows to the worker (best effort: the sweep is the guarantee)."""
+    pending = Outbox.objects.filter(dedupe_key__in=keys, status=OutboxStatus.PENDING).values_list(
+        "pk", flat=True
+    )
+    for row_id in pending:
+        try:
+            async_task("bounties.tasks.outbox_deliver", row_id, task_name=f"outbox-{row_id}")
+        except Exception:  # a broker that is down loses only the nudge; the sweep delivers
+            logger.warning("could not enqueue outbox row %s", row_id, exc_info=True)
 
 
 def milestones_crossed(*, goal_cents: int, before: int, after: int) -> list[int]:
     if goal_cents <= 0:
         return []
     return [m for m in MILESTONES if before * 100 < m * goal_cents <= after * 100]
+
+
+def backer_milestones_crossed(*, before: int, after: int) -> list[int]:
+    """Each doubling of the backer count from 10 (10, 20, 40, …) that `before → after` reached."""
+    crossed, mark = [], BACKER_MILESTONE_FROM
+    while mark <= after:
+        if before < mark:
+            crossed.append(mark)
+        mark *= 2
+    return crossed

@@ -363,6 +363,15 @@ PAYOUT_HOLD_DAYS = int(os.environ.get("PAYOUT_HOLD_DAYS", "7"))
 PAYOUT_DUAL_APPROVAL_CENTS = int(os.environ.get("PAYOUT_DUAL_APPROVAL_CENTS", "100000"))
 PAYOUT_METHOD = "stripe" if PAYMENT_GATEWAY == "stripe" else "manual"
 
+# Announcements: at most this many posts a day per channel ("twitter=50,bluesky=200"; X bills
+# per post); the rest wait for the next day, which the outbox admin says (bounties/services/delivery.py).
+ANNOUNCE_DAILY_CAP = {
+    name.strip(): int(cap)
+    for name, _, cap in (
+        item.partition("=") for item in os.environ.get("ANNOUNCE_DAILY_CAP", "").split(",") if "=" in item
+    )
+}
+
 API_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
 if DEBUG:
     API_RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")

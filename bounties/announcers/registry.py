@@ -1,0 +1,104 @@
+"""Who hears about an event, and who sends each outbox row.
+
+`audiences` turn one staged event into outbox rows, one per (event, channel or recipient),
+written in the event's own transaction: the social channels of `ANNOUNCERS` (unless the
+fund's automatic announcements are off), each webhook endpoint that wants the fund's events,
+and each person to email (`bounties.announcers.email`). `sender_for(row)` is the object that
+delivers a row: `send(row) -> provider id`, and `find(row) -> provider id | None` to
+reconcile an attempt whose outcome is unknown.
+"""
+
+from collections.abc import Callable
+
+from django.utils.module_loading import import_string
+
+from bounties.models import FundPage, Outbox
+
+# Each takes (key, event, fund_id, payload) and returns unsaved Outbox rows. Email and webhook
+# audiences register themselves here from their modules (a list, so the order is stable).
+AUDIENCES: list[Callable[..., list[Outbox]]] = []
+SENDERS: dict[str, Callable[[Outbox], object]] = {}
+
+
+def audience(func):
+    AUDIENCES.append(func)
+    return func
+
+
+def sender(channel: str):
+    def register(factory):
+        SENDERS[channel] = factory
+        return factory
+
+    return register
+
+
+class SocialSender:
+    """Delivers a row to one social network through its announcer (`bounties.announcers.base.Announcer`)."""
+
+    def __init__(self, announcer):
+        self.announcer = announcer
+
+    def post(self, row: Outbox):
+        from bounties.announcers.base import PermanentError, Post
+        from bounties.announcers.messages import message_for
+
+        message = message_for(row.event, row.payload)
+        if message is None:
+            raise PermanentError(f"Nothing to say for event {row.event!r}.")
+        from bounties.announcers.compose import compose
+
+        name = self.announcer.name
+        text = compose(
+            message.text,
+            url=message.url,
+            hashtag=message.hashtag,
+            limit=self.announcer.limit,
+            url_weight=23 if name == "twitter" else None,  # X counts every link as 23 characters
+            graphemes=name == "bluesky",  # Bluesky's 300 are graphemes
+        )
+        return Post(text=text, url=message.url)
+
+    def send(self, row: Outbox) -> str:
+        return self.announcer.send(self.post(row), key=row.dedupe_key).provider_id
+
+    def find(self, row: Outbox) -> str | None:
+        return self.announcer.find(self.post(row), key=row.dedupe_key, since=row.created_at)
+
+
+def sender_for(row: Outbox):
+    if row.channel in SENDERS:
+        return SENDERS[row.channel](row)
+    from bounties.announcers.base import announcer_named
+
+    return SocialSender(announcer_named(row.channel))
+
+
+@audience
+def social(*, key: str, event: str, fund_id: int | None, payload: dict) -> list[Outbox]:
+    try:  # TEMPORARY until the channels land (bounties/announcers/base.py)
+        from bounties.announcers.base import enabled_names
+    except ImportError:
+        return []
+
+    if event in PRIVATE_EVENTS:
+        return []
+    if fund_id and not FundPage.objects.filter(pk=fund_id, announce=True).exists():
+        return []
+    return [
+        Outbox(dedupe_key=f"{key}:{name}", channel=name, event=event, payload=payload, fund_id=fund_id)
+        for name in enabled_names()
+    ]
+
+
+# Events about one person's own money: emailed to them as receipts, never announced.
+PRIVATE_EVENTS = {"deposit_received", "pledge_receipt", "cashout", "payout_receipt"}
+
+
+def load_audiences():
+    """Import the modules that register audiences and senders (called once, at app start)."""
+    for path in ("bounties.announcers.email", "bounties.announcers.webhook"):
+        try:
+            import_string(path + ".__name__")
+        except ImportError:
+            pass
