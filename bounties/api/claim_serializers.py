@@ -5,6 +5,7 @@ The rules (shares adding up, a reject's reason, who may vote) are the services'
 only, so a wrong type is a 400 with the service's code and never reaches the database.
 """
 
+from django.core.validators import RegexValidator, URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -62,10 +63,17 @@ class CoClaimantSerializer(serializers.Serializer):
 
 class ClaimRequestSerializer(serializers.Serializer):
     statement = StrictCharField(
-        max_length=MAX_STATEMENT, allow_blank=True, trim_whitespace=False, help_text="What was done."
+        max_length=MAX_STATEMENT,
+        validators=[RegexValidator(r"\S", "Describe the work.")],
+        help_text="What was done (not blank).",
     )
     url = StrictCharField(
-        max_length=500, allow_blank=True, help_text="A link to the work, starting with https:// or http://."
+        max_length=500,
+        validators=[
+            RegexValidator(r"^https?://", "The link must start with https:// or http://."),
+            URLValidator(schemes=["http", "https"], message="Enter the web address of the work."),
+        ],
+        help_text="A link to the work: a web address starting with https:// or http://.",
     )
     co_claimants = CoClaimantSerializer(
         many=True,
@@ -92,6 +100,8 @@ class ClaimSerializer(serializers.ModelSerializer):
     quorum_cents = serializers.IntegerField(
         help_text="The turnout (approve + reject) a decision at the window's close needs."
     )
+    # A string, not a `uri`: a web address may have a non-ASCII host (an IRI).
+    url = serializers.CharField(help_text="The link to the work.")
     voting_closes_at = serializers.DateTimeField(source="closes_at")
     claimants = ClaimantSerializer(many=True, help_text="Who shares the award, largest share first.")
 

@@ -27,6 +27,7 @@ from schemathesis.checks import (
 )
 
 from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
+from bounties.services.claims import claim_submit
 from bounties.services.deposits import deposit_create
 from bounties.services.pledging import pledge_create
 from tests.factories import UserFactory
@@ -57,6 +58,7 @@ schema.config.checks.positive_data_acceptance.expected_statuses = [
     "2xx",
     "401",
     "402",
+    "403",  # a vote by someone without weight in the claim, or on their own claim
     "404",
     "409",
     "422",
@@ -65,9 +67,10 @@ schema.config.checks.positive_data_acceptance.expected_statuses = [
 
 
 # Requests the schema cannot tell apart from good ones: a password the validators refuse (common,
-# too like the username), wrong credentials, a card that is not a test card. Their 400s are
+# too like the username), wrong credentials, a card that is not a test card, a co-claimant who is
+# not a registered user (or shares that do not add up), a reject without a reason. Their 400s are
 # documented; everywhere else a schema-valid request must not be refused as malformed.
-RULES_BEYOND_THE_SCHEMA = {"account_create", "token_create", "deposit_create"}
+RULES_BEYOND_THE_SCHEMA = {"account_create", "token_create", "deposit_create", "claim_create", "claim_vote"}
 
 
 def checks_for(case):
@@ -99,24 +102,45 @@ class Backer:
     headers: dict
     fund_id: int
     pledge_id: int
+    claim_id: int
 
     def aim(self, case):
-        """Send every other case with an `id` to the backer's real fund or pledge, not a 404."""
+        """Send every other case with an `id` to the backer's real fund, pledge or claim, not a 404."""
         ids = case.path_parameters or {}
         if isinstance(ids.get("id"), int) and ids["id"] % 2 == 0:
-            real = self.pledge_id if case.operation.path.startswith("/api/v1/pledges/") else self.fund_id
+            path = case.operation.path
+            if path.startswith("/api/v1/pledges/"):
+                real = self.pledge_id
+            elif path.startswith("/api/v1/claims/"):
+                real = self.claim_id
+            else:
+                real = self.fund_id
             case.path_parameters["id"] = real
 
 
-@pytest.fixture
-def backer(db, fund, books_stay_proven):
-    """A signed-in backer with $1,000 in the wallet and one pledge to an open fund."""
-    user = UserFactory(username="fuzzer")
-    deposit = deposit_create(user=user, amount_cents=100_000, gateway="local")
+def _paid(user, cents):
+    deposit = deposit_create(user=user, amount_cents=cents, gateway="local")
     LocalGateway().pay(deposit, SUCCESS_CARD)
+
+
+@pytest.fixture
+def backer(db, fund, make_fund, books_stay_proven):
+    """A signed-in backer with $1,000 in the wallet and one pledge to an open fund, and a vote to cast.
+
+    Another backer has money in the open fund too, so the fuzzer's claims on it go to a vote; and
+    the fuzzer backs a second fund on which that other backer's claim is under vote.
+    """
+    user = UserFactory(username="fuzzer")
+    _paid(user, 100_000)
     pledged = pledge_create(user=user, fund_id=fund.pk, amount_cents=1_000, key="first")
+    other = UserFactory(username="other-backer")
+    _paid(other, 1_000)
+    pledge_create(user=other, fund_id=fund.pk, amount_cents=1_000, key="other")
+    voting = make_fund(title="Under vote")
+    pledge_create(user=user, fund_id=voting.pk, amount_cents=1_000, key="voting")
+    claim = claim_submit(user=other, fund_id=voting.pk, statement="Done.", url="https://example.com/work")
     token, _ = Token.objects.get_or_create(user=user)
-    return Backer({"Authorization": f"Token {token.key}"}, fund.pk, pledged.pledge.pk)
+    return Backer({"Authorization": f"Token {token.key}"}, fund.pk, pledged.pledge.pk, claim.pk)
 
 
 def fuzz(operation, mode, send):
