@@ -50,3 +50,22 @@ def payout_settings(app_configs, **kwargs):
         for name in ("PAYOUT_HOLD_DAYS", "PAYOUT_DUAL_APPROVAL_CENTS")
         if getattr(settings, name) < 0
     ]
+
+
+@register(deploy=False)
+def announcer_settings(app_configs, **kwargs):
+    """Each channel named in ANNOUNCERS must exist and have its keys (bounties.announcers.base)."""
+    from bounties.announcers.base import REGISTRY, enabled_names, missing_settings
+
+    errors = []
+    for name in enabled_names():
+        if name not in REGISTRY:
+            errors.append(
+                Error(f"ANNOUNCERS names {name!r}; use any of {', '.join(REGISTRY)}.", id="fundfill.E010")
+            )
+            continue
+        errors.extend(
+            Error(f"{setting} is required when ANNOUNCERS includes {name!r}.", id="fundfill.E011")
+            for setting in missing_settings(name)
+        )
+    return errors
