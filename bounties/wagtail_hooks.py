@@ -20,6 +20,7 @@ from wagtail.permissions import register_permission_policy
 from bounties.admin.base import MONEY_MODELS, ReadOnlyPermissionPolicy
 from bounties.admin.payouts import FinancePermissionPolicy
 from bounties.admin.viewsets import MoneyViewSetGroup
+from bounties.admin.webhooks import WebhookEndpointViewSet
 from bounties.models import Account, FundPage, Payout, Pledge, Transfer
 
 # Before any view asks for a policy: Wagtail refuses to replace a fallback it has already made.
@@ -31,6 +32,11 @@ register_permission_policy(Payout, FinancePermissionPolicy(Payout), exact_class=
 @hooks.register("register_admin_viewset")
 def register_money_views():
     return MoneyViewSetGroup()
+
+
+@hooks.register("register_admin_viewset")
+def register_webhook_endpoints():
+    return WebhookEndpointViewSet()
 
 
 def fund_pages_holding_money(pages) -> list[str]:
