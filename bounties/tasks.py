@@ -6,7 +6,7 @@ is one idempotent pass: running it twice, or on two workers at once, moves nothi
 
 from django_q.tasks import async_task
 
-from bounties.services import cashouts, claims, payouts, pledging, settlement
+from bounties.services import cashouts, claims, delivery, payouts, pledging, settlement
 
 
 def pledge_complete_pending():
@@ -31,14 +31,10 @@ def money_out_send():
 
 def outbox_deliver(row_id: int):
     """One outbox row, nudged after its event committed (the sweep catches what a nudge missed)."""
-    from bounties.services import delivery  # TEMPORARY until the channels land
-
     return delivery.deliver(row_id)
 
 
 def outbox_sweep():
     """Every minute ("deliver the outbox"): rows due, and rows whose worker's lease expired."""
-    from bounties.services import delivery  # TEMPORARY until the channels land
-
     for row_id in delivery.due_ids():
         async_task("bounties.tasks.outbox_deliver", row_id, task_name=f"outbox-{row_id}")

@@ -10,8 +10,8 @@ reconcile an attempt whose outcome is unknown.
 
 from collections.abc import Callable
 
-from django.utils.module_loading import import_string
-
+from bounties.announcers.base import PermanentError, Post, enabled_names, get_announcer
+from bounties.announcers.messages import message_for
 from bounties.models import FundPage, Outbox
 
 # Each takes (key, event, fund_id, payload) and returns unsaved Outbox rows. Email and webhook
@@ -39,25 +39,11 @@ class SocialSender:
     def __init__(self, announcer):
         self.announcer = announcer
 
-    def post(self, row: Outbox):
-        from bounties.announcers.base import PermanentError, Post
-        from bounties.announcers.messages import message_for
-
+    def post(self, row: Outbox) -> Post:
         message = message_for(row.event, row.payload)
         if message is None:
             raise PermanentError(f"Nothing to say for event {row.event!r}.")
-        from bounties.announcers.compose import compose
-
-        name = self.announcer.name
-        text = compose(
-            message.text,
-            url=message.url,
-            hashtag=message.hashtag,
-            limit=self.announcer.limit,
-            url_weight=23 if name == "twitter" else None,  # X counts every link as 23 characters
-            graphemes=name == "bluesky",  # Bluesky's 300 are graphemes
-        )
-        return Post(text=text, url=message.url)
+        return Post(text=message.text, url=message.url, hashtag=message.hashtag)
 
     def send(self, row: Outbox) -> str:
         return self.announcer.send(self.post(row), key=row.dedupe_key).provider_id
@@ -69,18 +55,11 @@ class SocialSender:
 def sender_for(row: Outbox):
     if row.channel in SENDERS:
         return SENDERS[row.channel](row)
-    from bounties.announcers.base import announcer_named
-
-    return SocialSender(announcer_named(row.channel))
+    return SocialSender(get_announcer(row.channel))
 
 
 @audience
 def social(*, key: str, event: str, fund_id: int | None, payload: dict) -> list[Outbox]:
-    try:  # TEMPORARY until the channels land (bounties/announcers/base.py)
-        from bounties.announcers.base import enabled_names
-    except ImportError:
-        return []
-
     if event in PRIVATE_EVENTS:
         return []
     if fund_id and not FundPage.objects.filter(pk=fund_id, announce=True).exists():
@@ -93,12 +72,3 @@ def social(*, key: str, event: str, fund_id: int | None, payload: dict) -> list[
 
 # Events about one person's own money: emailed to them as receipts, never announced.
 PRIVATE_EVENTS = {"deposit_received", "pledge_receipt", "cashout", "payout_receipt"}
-
-
-def load_audiences():
-    """Import the modules that register audiences and senders (called once, at app start)."""
-    for path in ("bounties.announcers.email", "bounties.announcers.webhook"):
-        try:
-            import_string(path + ".__name__")
-        except ImportError:
-            pass

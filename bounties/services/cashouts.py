@@ -40,7 +40,7 @@ from bounties.models import (
 from bounties.money import check_amount, fingerprint, format_cents
 from bounties.payments import get_gateway
 from bounties.payments.refunds import failure_words
-from bounties.services import money_operation
+from bounties.services import announcing, money_operation
 from bounties.services.ledger import external_account, transfer_post, wallet_for
 
 logger = logging.getLogger("fundfill.payments")
@@ -128,6 +128,9 @@ def cashout_open(*, user, amount_cents: int, key: str, pledge=None) -> Cashout:
             legs=[(wallet_for(user), -amount_cents), (external_account(), amount_cents)],
             memo="Sent back to your card",
             user=user,
+        )
+        announcing.stage(
+            key=f"cashout:{user.pk}:{key}:receipt", event="cashout", user=user.pk, amount_cents=amount_cents
         )
         split, left = [], amount_cents
         for deposit, refundable in refundable_deposits(user):

@@ -422,3 +422,10 @@ def _award(fund: Fund, claim: Claim, now):
         paid=[{"username": member.username, "cents": cents} for member, cents in parts],
         summary=", ".join(f"{format_cents(cents)} to {member.username}" for member, cents in parts),
     )
+    announcing.stage(
+        key=f"fund:{fund.pk}:awarded",
+        event="fund_awarded",
+        fund=fund.pk,
+        claim=claim.pk,
+        amount_cents=sum(cents for _, cents in parts),
+    )

@@ -32,7 +32,7 @@ from bounties.models import (
 )
 from bounties.money import check_amount, fingerprint
 from bounties.payments import get_gateway
-from bounties.services import money_operation
+from bounties.services import announcing, money_operation
 from bounties.services.cashouts import refund_event
 from bounties.services.ledger import external_account, transfer_post, wallet_for
 from bounties.services.pledging import _pledge_complete, lock_fund
@@ -307,6 +307,12 @@ def _payment_succeeded(event_id: str, obj) -> tuple[str, str]:
     reference = _payment_reference(obj)
     if not _leave_pending(deposit, DepositStatus.SUCCEEDED, transfer=transfer, payment_reference=reference):
         raise RuntimeError(f"deposit {deposit.pk} left pending under its lock")  # rolls the credit back
+    announcing.stage(
+        key=f"deposit:{deposit.pk}:received",
+        event="deposit_received",
+        user=deposit.user_id,
+        amount_cents=deposit.amount_cents,
+    )
     if deposit.pledge_id:
         _pledge_complete(deposit.pledge_id)  # in this transaction: the money never waits stranded
     return WebhookOutcome.APPLIED, f"credited {deposit.amount_cents} to the wallet"

@@ -44,7 +44,7 @@ from bounties.errors import (
 from bounties.models import Account, AccountKind, ConnectedAccount, Payout, PayoutStatus, TransferKind
 from bounties.money import check_amount, fingerprint, format_cents
 from bounties.payments.stripe_gateway import configure
-from bounties.services import money_operation
+from bounties.services import announcing, money_operation
 from bounties.services.ledger import external_account, payout_for, transfer_post
 
 logger = logging.getLogger("fundfill.payments")
@@ -301,10 +301,21 @@ def payout_record(*, payout_id: int, ok: bool, provider_id: str = "", reason: st
         payout.paid_at = timezone.now()
         payout.save(update_fields=["status", "provider_id", "paid_at", "updated_at"])
         log(payout, "bounties.payout.paid", data={"provider_id": provider_id})
+        _stage_paid(payout)
     else:
         _reverse(payout, status=PayoutStatus.FAILED, reason=reason or "The payment provider refused it.")
         log(payout, "bounties.payout.fail", data={"reason": payout.failure_reason})
     return payout
+
+
+def _stage_paid(payout: Payout):
+    """The winner's receipt: their payout was sent (in the transaction that records it)."""
+    announcing.stage(
+        key=f"payout:{payout.pk}:paid",
+        event="payout_receipt",
+        user=payout.user_id,
+        amount_cents=payout.amount_cents,
+    )
 
 
 # --- Manual payouts (Finance staff) ---------------------------------------------------------------
@@ -382,6 +393,7 @@ def payout_mark_paid(*, payout_id: int, staff, reference: str) -> Payout:
     payout.paid_at = timezone.now()
     payout.save(update_fields=["approved_by", "status", "reference", "paid_at", "updated_at"])
     log(payout, "bounties.payout.paid", user=staff, data={"reference": payout.reference})
+    _stage_paid(payout)
     return payout
 
 

@@ -115,6 +115,20 @@ def move_into_escrow(fund: Fund, pledge: Pledge, *, wallet=None, escrow=None):
         announcing.stage(
             key=f"milestone:{fund.pk}:{percent}", event="milestone", fund=fund.pk, percent=percent
         )
+    if first_pledge:
+        backers = Fund.objects.values_list("backer_count", flat=True).get(pk=fund.pk)
+        for mark in announcing.backer_milestones_crossed(before=backers - 1, after=backers):
+            announcing.stage(
+                key=f"backers:{fund.pk}:{mark}", event="backers_milestone", fund=fund.pk, backers=mark
+            )
+    announcing.stage(
+        key=f"pledge:{pledge.pk}:receipt",
+        event="pledge_receipt",
+        fund=fund.pk,
+        user=pledge.user_id,
+        pledge=pledge.pk,
+        amount_cents=pledge.amount_cents,
+    )
 
 
 def pledge_create(*, user, fund_id: int, amount_cents: int, key: str) -> PledgeOutcome:

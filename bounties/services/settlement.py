@@ -35,7 +35,7 @@ from bounties.models import (
     TransferKind,
 )
 from bounties.money import format_cents
-from bounties.services import money_operation
+from bounties.services import announcing, money_operation
 from bounties.services.cashouts import cashout_open, refunds_send
 from bounties.services.claims import record
 from bounties.services.ledger import beneficiary_for, escrow_for, transfer_post, wallet_for
@@ -197,6 +197,7 @@ def _close_if_settled(fund_id: int) -> Fund:
     Fund.objects.filter(pk=fund.pk).update(status=FundStatus.FAILED)
     fund.status = FundStatus.FAILED
     record(fund.pk, EventKind.FAILED, at=now)
+    announcing.stage(key=f"fund:{fund.pk}:failed", event="fund_failed", fund=fund.pk)
     return fund
 
 

@@ -60,7 +60,8 @@ def books(fund):
 
 
 def milestone_rows(fund, percent=50):
-    return Outbox.objects.filter(dedupe_key=f"milestone:{fund.pk}:{percent}").count()
+    """Rows announcing the milestone on the console channel (the test settings' only announcer)."""
+    return Outbox.objects.filter(dedupe_key=f"milestone:{fund.pk}:{percent}:console").count()
 
 
 # --- A failure between the debit and the pledge row ------------------------------------------------
@@ -130,7 +131,7 @@ def test_a_rolled_back_crossing_stages_no_milestone(half_way, monkeypatch):
     def stage_then_fail(*, key, event, **payload):
         real_stage(key=key, event=event, **payload)
         if event == "milestone":
-            staged.append(Outbox.objects.filter(dedupe_key=key).exists())  # written in the transaction
+            staged.append(Outbox.objects.filter(dedupe_key=f"{key}:console").exists())  # in the transaction
             raise RuntimeError("a later step failed")
 
     monkeypatch.setattr(bounties.services.announcing, "stage", stage_then_fail)
@@ -145,7 +146,7 @@ def test_a_rolled_back_crossing_stages_no_milestone(half_way, monkeypatch):
     monkeypatch.undo()
     pledge_create(user=gina, fund_id=fund.pk, amount_cents=2_000, key="cross")
     assert milestone_rows(fund) == 1
-    assert Outbox.objects.get(dedupe_key=f"milestone:{fund.pk}:50").payload == {
+    assert Outbox.objects.get(dedupe_key=f"milestone:{fund.pk}:50:console").payload == {
         "fund": fund.pk,
         "percent": 50,
     }

@@ -1,0 +1,169 @@
+"""The outbox delivers each row once, by one worker, after its event committed (RELIABILITY §3.5)."""
+
+import logging
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from bounties.errors import InsufficientFunds
+from bounties.models import Outbox, OutboxStatus
+from bounties.services import delivery
+from bounties.services.announcing import backer_milestones_crossed, stage
+from bounties.services.delivery import deliver, deliver_due, due_ids, outbox_retry
+from bounties.services.pledging import pledge_create
+from tests.factories import UserFactory
+from tests.money import top_up
+
+
+def announce_lines(caplog):
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "fundfill.announce" and "announce " in r.getMessage()
+    ]
+
+
+@pytest.fixture
+def half_way(make_fund):
+    """A $100 fund: a $50 pledge crosses the 25 % and 50 % milestones."""
+    return make_fund(title="Audit TrueCrypt", slug="audit-truecrypt", goal_cents=10_000)
+
+
+def test_a_milestone_is_staged_with_the_pledge_and_delivered_once(
+    half_way, caplog, django_capture_on_commit_callbacks, settings
+):
+    caplog.set_level(logging.INFO, logger="fundfill.announce")
+    backer = UserFactory(username="ada")
+    top_up(backer, 5_000)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the nudge runs the worker's task (sync in tests)
+        pledge_create(user=backer, fund_id=half_way.pk, amount_cents=5_000, key="k")
+
+    rows = Outbox.objects.filter(event="milestone", channel="console").order_by("pk")
+    assert [(r.payload["percent"], r.status) for r in rows] == [
+        (25, OutboxStatus.SENT),
+        (50, OutboxStatus.SENT),
+    ]
+    lines = announce_lines(caplog)
+    assert len(lines) == 2
+    assert "Audit TrueCrypt has reached 50% of its $100 goal." in lines[1]
+    assert f"{settings.SITE_URL}/funds/audit-truecrypt/" in lines[1]
+
+    assert deliver_due() == {}  # nothing left; delivering again sends nothing
+    for row in rows:
+        assert deliver(row.pk) == OutboxStatus.SENT
+    assert len(announce_lines(caplog)) == 2
+
+
+def test_a_rolled_back_event_stages_nothing(half_way):
+    backer = UserFactory(username="ada")
+    top_up(backer, 1_000)
+    with pytest.raises(InsufficientFunds):
+        pledge_create(user=backer, fund_id=half_way.pk, amount_cents=5_000, key="k")  # not enough money
+    assert not Outbox.objects.filter(event="milestone").exists()
+
+
+def test_a_fund_with_announcements_off_posts_nothing_but_receipts_still_stage(half_way):
+    type(half_way).objects.filter(pk=half_way.pk).update(announce=False)
+    backer = UserFactory(username="ada")
+    top_up(backer, 5_000)
+    pledge_create(user=backer, fund_id=half_way.pk, amount_cents=5_000, key="k")
+    assert not Outbox.objects.filter(event="milestone").exists()
+
+
+def test_backer_milestones_are_each_doubling_from_ten():
+    assert backer_milestones_crossed(before=9, after=10) == [10]
+    assert backer_milestones_crossed(before=10, after=11) == []
+    assert backer_milestones_crossed(before=19, after=20) == [20]
+    assert backer_milestones_crossed(before=39, after=40) == [40]
+    assert backer_milestones_crossed(before=0, after=5) == []
+
+
+@pytest.fixture
+def row(fund):
+    stage(key=f"custom:{uuid.uuid4()}", event="custom", fund=fund.pk, text="Hello backers")
+    return Outbox.objects.get(event="custom", channel="console")
+
+
+def test_a_row_is_claimed_by_one_worker_only(row):
+    now = timezone.now()
+    assert delivery._claim(row.pk, now) is True
+    assert delivery._claim(row.pk, now) is False  # leased: another worker leaves it
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (OutboxStatus.SENDING, 1)
+    assert due_ids(now) == []
+    assert due_ids(now + delivery.LEASE + timedelta(seconds=1)) == [row.pk]  # the lease expired: due again
+
+
+def test_a_recorded_provider_id_is_never_sent_again(row, caplog):
+    caplog.set_level(logging.INFO, logger="fundfill.announce")
+    # A worker sent and recorded the id, then died before marking the row sent.
+    Outbox.objects.filter(pk=row.pk).update(
+        status=OutboxStatus.SENDING,
+        lease_until=timezone.now() - timedelta(seconds=1),
+        provider_message_id="p-1",
+    )
+    assert deliver(row.pk) == OutboxStatus.SENT
+    assert announce_lines(caplog) == []
+
+
+def test_a_failed_row_waits_for_the_admins_retry(row, caplog):
+    Outbox.objects.filter(pk=row.pk).update(status=OutboxStatus.FAILED, attempts=delivery.MAX_ATTEMPTS)
+    assert deliver(row.pk) == OutboxStatus.FAILED
+    assert outbox_retry(row_id=row.pk) is True
+    assert deliver(row.pk) == OutboxStatus.SENT
+    assert outbox_retry(row_id=row.pk) is False  # only failed rows
+
+
+def test_the_daily_cap_defers_the_rest_to_tomorrow(fund, settings):
+    settings.ANNOUNCE_DAILY_CAP = {"console": 1}
+    for n in range(2):
+        stage(key=f"custom:{n}", event="custom", fund=fund.pk, text=f"Post {n}")
+    first, second = Outbox.objects.filter(event="custom").order_by("pk")
+    assert deliver(first.pk) == OutboxStatus.SENT
+    assert deliver(second.pk) == OutboxStatus.PENDING
+    second.refresh_from_db()
+    assert "daily cap" in second.last_error and second.next_attempt_at > timezone.now()
+    assert second.attempts == 0
+
+
+def test_backoff_grows_and_is_capped():
+    delays = [delivery.backoff(n) for n in range(1, 12)]
+    assert all(d <= delivery.BACKOFF_CAP for d in delays)
+    assert delivery.BACKOFF_BASE / 2 <= delays[0] <= delivery.BACKOFF_BASE
+    assert delays[5] >= delivery.BACKOFF_BASE * 16
+
+
+def test_deliver_outbox_command_delivers_what_is_due(row, capsys):
+    call_command("deliver_outbox")
+    assert "1 sent" in capsys.readouterr().out
+    row.refresh_from_db()
+    assert row.status == OutboxStatus.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_for_one_row_send_it_once(fund, caplog):
+    caplog.set_level(logging.INFO, logger="fundfill.announce")
+    stage(key="custom:race", event="custom", fund=fund.pk, text="Once")
+    row = Outbox.objects.get(event="custom")
+    barrier, results = threading.Barrier(4), []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(deliver(row.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(announce_lines(caplog)) == 1
+    assert Outbox.objects.get(pk=row.pk).status == OutboxStatus.SENT
