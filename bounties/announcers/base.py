@@ -12,7 +12,7 @@ The errors tell the caller what to do, never how long to sleep:
 - `PermanentError`: any other refusal (bad credentials, text too long, suspended account); give up.
 
 A channel is enabled by naming it in the `ANNOUNCERS` setting (a comma list, default `console`); each
-names the settings it needs in `required_settings`, and `missing_settings()` feeds the start-up check in
+names the settings it needs in `REQUIRED_SETTINGS`, and `missing_settings()` feeds the start-up check in
 fundfill/checks.py, so a deployment without its X keys fails at `manage.py check`, not at the first post.
 """
 
