@@ -6,4 +6,7 @@ class BountiesConfig(AppConfig):
     verbose_name = "Bounties"
 
     def ready(self):
-        from bounties import signals  # noqa: F401  (connects the publish receiver)
+        # Connect the publish receivers, and register the email and webhook audiences and senders
+        # with the outbox (bounties.announcers.registry).
+        from bounties import signals  # noqa: F401
+        from bounties.announcers import webhook  # noqa: F401
