@@ -363,6 +363,21 @@ PAYOUT_HOLD_DAYS = int(os.environ.get("PAYOUT_HOLD_DAYS", "7"))
 PAYOUT_DUAL_APPROVAL_CENTS = int(os.environ.get("PAYOUT_DUAL_APPROVAL_CENTS", "100000"))
 PAYOUT_METHOD = "stripe" if PAYMENT_GATEWAY == "stripe" else "manual"
 
+# Announcements (bounties/announcers): the channels, a comma list of console, twitter, mastodon,
+# bluesky; each enabled channel's settings are checked at start-up (fundfill/checks.py). The
+# *_API_BASE settings send a client's requests elsewhere (tests, proxies).
+ANNOUNCERS = os.environ.get("ANNOUNCERS", "console")
+TWITTER_CONSUMER_KEY = os.environ.get("TWITTER_CONSUMER_KEY", "")
+TWITTER_CONSUMER_SECRET = os.environ.get("TWITTER_CONSUMER_SECRET", "")
+TWITTER_ACCESS_TOKEN = os.environ.get("TWITTER_ACCESS_TOKEN", "")
+TWITTER_ACCESS_TOKEN_SECRET = os.environ.get("TWITTER_ACCESS_TOKEN_SECRET", "")
+TWITTER_API_BASE = os.environ.get("TWITTER_API_BASE", "")
+MASTODON_API_BASE = os.environ.get("MASTODON_API_BASE", "")
+MASTODON_ACCESS_TOKEN = os.environ.get("MASTODON_ACCESS_TOKEN", "")
+BLUESKY_HANDLE = os.environ.get("BLUESKY_HANDLE", "")
+BLUESKY_APP_PASSWORD = os.environ.get("BLUESKY_APP_PASSWORD", "")
+BLUESKY_API_BASE = os.environ.get("BLUESKY_API_BASE", "")
+
 # Announcements: at most this many posts a day per channel ("twitter=50,bluesky=200"; X bills
 # per post); the rest wait for the next day, which the outbox admin says (bounties/services/delivery.py).
 ANNOUNCE_DAILY_CAP = {
