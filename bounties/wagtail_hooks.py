@@ -10,13 +10,14 @@ editor back: money must never be orphaned, and the page stays.
 
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin import messages
 from wagtail.admin.utils import get_valid_next_url_from_request
 from wagtail.models import Page
 from wagtail.permissions import register_permission_policy
 
+from bounties.admin.announcements import FundAnnouncementsView
 from bounties.admin.base import MONEY_MODELS, ReadOnlyPermissionPolicy
 from bounties.admin.payouts import FinancePermissionPolicy
 from bounties.admin.viewsets import MoneyViewSetGroup
@@ -97,3 +98,14 @@ def register_payout_log_actions(actions):
     actions.register_action("bounties.payout.approve", "Payout: approve", "Payout approved")
     actions.register_action("bounties.payout.paid", "Payout: paid", "Payout marked paid")
     actions.register_action("bounties.payout.fail", "Payout: failed", "Payout failed; money returned")
+
+
+@hooks.register("register_admin_urls")
+def register_fund_announcements_url():
+    return [
+        path(
+            "funds/<int:page_id>/announcements/",
+            FundAnnouncementsView.as_view(),
+            name="bounties_fund_announcements",
+        )
+    ]

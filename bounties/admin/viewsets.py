@@ -5,10 +5,11 @@ from urllib.parse import urlencode
 from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import path, reverse
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.viewsets.model import ModelViewSetGroup
 
+from bounties.admin.announcements import OutboxInspectView, OutboxRetryView
 from bounties.admin.base import (
     MoneyColumn,
     MoneyInspectView,
@@ -250,6 +251,7 @@ class OutboxViewSet(ReadOnlyModelViewSet):
     url_prefix = "money/outbox"
     icon = "mail"
     menu_label = "Outbox"
+    inspect_view_class = OutboxInspectView
     filterset_class = OutboxFilterSet
     search_fields = ["dedupe_key", "event"]
     ordering = "-created_at"
@@ -276,6 +278,9 @@ class OutboxViewSet(ReadOnlyModelViewSet):
         "created_at",
         "payload",
     ]
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [path("retry/<int:pk>/", OutboxRetryView.as_view(), name="retry")]
 
 
 class MoneyViewSetGroup(ModelViewSetGroup):

@@ -169,7 +169,10 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
             heading="Voting on claims",
         ),
         MultiFieldPanel(
-            [FieldRowPanel([FieldPanel("hashtag"), FieldPanel("announce")])],
+            [
+                FieldRowPanel([FieldPanel("hashtag"), FieldPanel("announce")]),
+                HelpPanel(template="bounties/panels/fund_announcements_panel.html"),
+            ],
             heading="Announcements",
         ),
         HelpPanel(
