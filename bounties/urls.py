@@ -5,7 +5,8 @@ Included before Wagtail's catch-all, so `/funds/<id>/pledge/` is ours, not a pag
 
 from django.urls import path
 
-from bounties import views, views_claims
+from bounties import views, views_claims, views_follow
+from bounties.announcement_feed import fund_announcements_feed
 from bounties.payments import webhooks
 
 urlpatterns = [
@@ -26,4 +27,10 @@ urlpatterns = [
     path("wallet/cashout/", views_claims.cashout_view, name="cashout"),
     path("wallet/payouts/", views_claims.payouts_view, name="payouts"),
     path("wallet/payouts/connect/", views_claims.payout_connect_view, name="payout_connect"),
+    # Following by email, unsubscribing, preferences, and the announcements feed (bounties/views_follow.py).
+    path("funds/<int:fund_id>/follow/", views_follow.follow_view, name="fund_follow"),
+    path("funds/<slug:slug>/announcements.atom", fund_announcements_feed, name="fund_announcements"),
+    path("follow/confirm/<str:token>/", views_follow.follow_confirm_view, name="follow_confirm"),
+    path("email/unsubscribe/<str:token>/", views_follow.unsubscribe_view, name="email_unsubscribe"),
+    path("email/preferences/", views_follow.email_preferences_view, name="email_preferences"),
 ]
