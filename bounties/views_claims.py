@@ -84,7 +84,7 @@ def claim_create_view(request, fund_id):
 
 def _claim_context(request, claim, *, form=None) -> dict:
     standing = selectors.standing(claim=claim, user=request.user)
-    if form is None and standing.can_vote and claim.is_open:
+    if form is None and standing.can_vote and claim.is_open and timezone.now() < claim.closes_at:
         vote = standing.vote
         initial = {"decision": "approve" if vote.approve else "reject", "reason": vote.reason} if vote else {}
         form = VoteForm(initial=initial)

@@ -1,19 +1,19 @@
 """Template tags for the claim cycle: the fund page's live claims panel, and small formatters.
 
-The fund page's claims, terms and timeline change with every vote, outside any page revision,
-so they are rendered here on every request and never inside a `{% remember %}` fragment
+The fund page's claims and timeline change with every claim and vote, outside any page revision,
+so they are read on every request and never inside a `{% remember %}` fragment
 (`pagecache.memo`); the anonymous page cache keeps them at most `PAGE_CACHE_SECONDS` old,
-like the pledged total.
+like the pledged total. Only the terms history, which a publish alone changes, is remembered.
 """
 
 from django import template
 from django.utils.dateparse import parse_datetime
 
 from bounties import selectors
-from bounties.forms_claims import ClaimForm
 from bounties.models import SettlementChoice
 from bounties.services.settlement import choice_of
 from bounties.views_claims import takes_claims
+from pagecache import memo
 
 register = template.Library()
 
@@ -22,28 +22,27 @@ FUND_TIMELINE_EVENTS = 50
 
 @register.inclusion_tag("includes/fund_claims.html", takes_context=True)
 def fund_claims(context, page):
-    """A fund's claims and their outcome, the claim form, the dated terms and the latest timeline events."""
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    signed_in = bool(user and user.is_authenticated)
-    open_for_claims = bool(page.pk) and takes_claims(page)
-    latest = (
-        list(selectors.timeline(fund_id=page.pk).order_by("-at", "-pk")[:FUND_TIMELINE_EVENTS])
-        if page.pk
-        else []
-    )
+    """A fund's claims and their outcome, the dated terms and the latest timeline events.
+
+    The same for every reader (the anonymous page cache and the memo tests rely on it): the
+    claim form, with its CSRF token, is on the claim page the "Claim this bounty" link opens.
+    """
+    if not page.pk:  # a new page in preview
+        return {"page": page, "claims": [], "terms": [], "events": []}
+    latest = list(selectors.timeline(fund_id=page.pk).order_by("-at", "-pk")[:FUND_TIMELINE_EVENTS])
+    # Every claim records its submission in the timeline in the same transaction, so a fund
+    # with no events has no claims: the page of a fresh fund is spared the query.
+    claims = list(selectors.fund_claims(fund_id=page.pk)) if latest else []
     return {
         "page": page,
-        "claims": list(selectors.fund_claims(fund_id=page.pk)) if page.pk else [],
-        "terms": list(selectors.terms_history(fund_id=page.pk)) if page.pk else [],
+        "claims": claims,
+        # Terms change only on publish (`bounties.signals`), which moves the memo's generation.
+        "terms": memo.remember(
+            context.get("request"), ("terms", page.pk), lambda: list(selectors.terms_history(fund_id=page.pk))
+        ),
         "events": latest[::-1],
         "more_events": len(latest) == FUND_TIMELINE_EVENTS,
-        "open_for_claims": open_for_claims,
-        "signed_in": signed_in,
-        # Only a signed-in reader gets a form (and a CSRF token): the anonymous copy stays cacheable.
-        "claim_form": ClaimForm(auto_id="claim_%s") if signed_in and open_for_claims else None,
-        "csrf_token": context.get("csrf_token"),
-        "request": request,
+        "open_for_claims": takes_claims(page),
     }
 
 

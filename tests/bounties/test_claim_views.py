@@ -16,6 +16,7 @@ from bounties.models import (
     Claim,
     ClaimStatus,
     Fund,
+    FundPage,
     FundStatus,
     Payout,
     Pledge,
@@ -28,6 +29,7 @@ from bounties.selectors import balances
 from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create
+from bounties.services.terms import terms_record
 from tests.factories import UserFactory
 from tests.money import top_up
 
@@ -66,15 +68,18 @@ def claim(fund, people):
 # --- Claiming -------------------------------------------------------------------------------------
 
 
-def test_the_fund_page_offers_the_claim_form_to_signed_in_readers_only(client, fund, people):
+def test_the_fund_page_links_to_the_claim_form_which_signed_in_readers_get(client, fund, people):
+    # The fund page is the same for every reader (it is cached): a link, no form, no token.
     response = client.get(fund.url)
-    assertContains(response, "Log in to claim this bounty")
+    assertContains(response, f'href="/funds/{fund.pk}/claim/">Claim this bounty</a>')
     assertNotContains(response, 'class="form claim-form"')
+    assertContains(response, "No claims yet.")
 
     client.force_login(people[2])
-    response = client.get(fund.url)
+    assertNotContains(client.get(fund.url), 'class="form claim-form"')
+    response = client.get(f"/funds/{fund.pk}/claim/")
     assertContains(response, 'class="form claim-form"')
-    assertContains(response, "No claims yet.")
+    assertContains(response, "csrfmiddlewaretoken")
 
 
 def test_the_claim_form_opens_a_claim_with_co_claimants(client, fund, people):
@@ -390,6 +395,30 @@ def test_a_claim_escrow_date_passed_refuses_claims(client, fund, people):
     fund.pledge_deadline = fund.escrow_until - timedelta(days=1)
     fund.save()
     client.force_login(people[2])
-    assertNotContains(client.get(fund.url), 'class="form claim-form"')
+    assertNotContains(client.get(fund.url), "Claim this bounty")
+    assertContains(client.get(f"/funds/{fund.pk}/claim/"), "This fund takes no claims now.")
     response = client.post(f"/funds/{fund.pk}/claim/", {"statement": "Late.", "url": WORK})
     assertContains(response, "escrow date has passed", status_code=409)
+
+
+def test_the_fund_page_lists_its_dated_terms_and_timeline(client, fund, claim, people):
+    terms_record(fund)
+    FundPage.objects.filter(pk=fund.pk).update(quorum_percent=50)
+    terms_record(FundPage.objects.get(pk=fund.pk))
+    vote_cast(user=people[0], claim_id=claim.pk, approve=False, reason="Too thin.")
+    page = client.get(fund.url)
+    terms = re.search(r'<table class="ledger terms-history">.*?</table>', page.content.decode(), re.S).group(
+        0
+    )
+    assert terms.count("<tr>") == 3  # the heading and two dated rows
+    assert "10% quorum" in terms and "50% quorum" in terms
+    assertContains(page, "thirty voted to <strong")
+    assertContains(page, "Too thin.")
+
+
+def test_a_closed_window_offers_no_vote_form(client, claim, people):
+    Claim.objects.filter(pk=claim.pk).update(closes_at=timezone.now() - timedelta(seconds=1))
+    client.force_login(people[0])
+    page = client.get(f"/claims/{claim.pk}/")
+    assertNotContains(page, 'class="form vote-form"')
+    assertContains(page, "Voting has closed; the result is being counted.")

@@ -43,9 +43,10 @@ def html(path, client=None):
     "path, queries",
     # Every page: Wagtail finds the Site and reads the site root's specific row (its own reads,
     # on every request: remembering them would write its private request attributes). Then the
-    # fund page reads its Fund row; lists read their funds (with figures) and count them; the
-    # homepage reads the featured fund's figures and the open funds.
-    [(FUND, 2 + 1), (NEWS, 2 + 0), ("/", 2 + 2), ("/funds/", 2 + 2)],
+    # fund page reads its Fund row and its timeline (and its claims once it has any); lists read
+    # their funds (with figures) and count them; the homepage reads the featured fund's figures
+    # and the open funds.
+    [(FUND, 2 + 2), (NEWS, 2 + 0), ("/", 2 + 2), ("/funds/", 2 + 2)],
 )
 def test_after_the_first_render_a_page_reads_only_what_changes_without_a_publish(
     site, path, queries, django_assert_num_queries

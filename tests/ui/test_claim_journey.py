@@ -67,11 +67,14 @@ def test_a_claim_is_voted_on_and_paid_and_a_failed_fund_goes_back_to_the_card(
     back(ann, fund, 3_000)
     back(ben, fund, 7_000)
 
-    # Carol claims the bounty from the fund page.
+    # Carol claims the bounty from the fund page (its link opens the claim form).
     log_in(browser, wait, live_server, "carol")
     browser.get(live_server.url + fund.url)
-    wait.visible("#claim_statement").send_keys("I audited TrueCrypt; the report is linked.")
-    browser.find_element(By.ID, "claim_url").send_keys(WORK)
+    with wait.navigation():
+        wait.clickable(".claim-start a").click()
+    wait.path(f"/funds/{fund.pk}/claim/")
+    wait.visible("#id_statement").send_keys("I audited TrueCrypt; the report is linked.")
+    browser.find_element(By.ID, "id_url").send_keys(WORK)
     with wait.navigation():
         browser.find_element(By.CSS_SELECTOR, ".claim-form button[type=submit]").click()
     claim = Claim.objects.get(fund_id=fund.pk)
