@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
@@ -205,6 +206,47 @@ def test_delivering_the_same_row_twice_posts_once(receiver, fund):
     assert deliver(row.pk) == OutboxStatus.SENT
     assert deliver(row.pk) == OutboxStatus.SENT
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_worker_does_not_post_while_the_first_waits_for_the_answer(receiver, site_tree, monkeypatch):
+    from bounties.services import announcing
+    from tests.factories import FundPageFactory
+
+    monkeypatch.setattr(announcing, "nudge", lambda keys: None)  # this test is the worker
+    fund = FundPageFactory(parent=site_tree[1], title="Raced fund")
+    endpoint(receiver.url)
+    published(fund)  # autocommit: the row is there for the other worker's connection
+    row = webhook_rows().get()
+    meanwhile = []
+
+    def second_worker(received):
+        # Runs in the receiver's thread, with its own connection, while the first POST is unanswered.
+        try:
+            meanwhile.append(deliver(row.pk))
+        finally:
+            connection.close()
+
+    receiver.on_request = second_worker
+    assert deliver(row.pk) == OutboxStatus.SENT
+    assert meanwhile == [OutboxStatus.SENDING]  # the lease was held: no second POST
+    assert len(receiver.requests) == 1
+
+
+def test_a_send_whose_outcome_was_lost_is_sent_again_under_the_same_id(receiver, fund):
+    # A worker posted, then died before recording the answer: its lease expires with no provider id.
+    endpoint(receiver.url)
+    published(fund)
+    row = webhook_rows().get()
+    assert deliver(row.pk) == OutboxStatus.SENT
+    Outbox.objects.filter(pk=row.pk).update(
+        status=OutboxStatus.SENDING, provider_message_id="", lease_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    # find() cannot ask the receiver, so the row is posted again, with the id the receiver already saw.
+    assert deliver(row.pk) == OutboxStatus.SENT
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == webhook_id(row)
 
 
 # --- SSRF ------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 It listens on 127.0.0.1 (a free port) in a thread. By default it answers 204; `answer_next`
 queues answers (status, headers, body) for the next requests, one each, so a test can make a
-receiver say 410 Gone, 429 with Retry-After, or 500 once and then accept.
+receiver say 410 Gone, 429 with Retry-After, or 500 once and then accept. `on_request`, when
+set, is called with each request before it is answered (in the server's thread), so a test
+can act while the sender waits for its answer.
 
     with WebhookReceiver() as receiver:
         endpoint.url = receiver.url + "/hooks/"
@@ -31,17 +33,21 @@ class WebhookReceiver:
         self.requests: list[Received] = []
         self._answers: deque[tuple[int, dict, bytes]] = deque()
         self._lock = threading.Lock()
+        self.on_request = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                received = Received("POST", self.path, dict(self.headers.items()), body)
                 with receiver._lock:
-                    receiver.requests.append(Received("POST", self.path, dict(self.headers.items()), body))
+                    receiver.requests.append(received)
                     status, headers, text = (
                         receiver._answers.popleft() if receiver._answers else (204, {}, b"")
                     )
+                if receiver.on_request:
+                    receiver.on_request(received)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
