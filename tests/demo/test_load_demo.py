@@ -8,7 +8,24 @@ from django.core.management import call_command
 from wagtail.images import get_image_model
 from wagtail.models import Page, Revision, Site
 
-from bounties.models import Fund, FundIndexPage, FundPage, FundUpdatePage
+from bounties import selectors
+from bounties.models import (
+    Account,
+    AccountKind,
+    Claim,
+    ClaimStatus,
+    Fund,
+    FundIndexPage,
+    FundPage,
+    FundStatus,
+    FundUpdatePage,
+    Pledge,
+    PledgeStatus,
+    TimelineEvent,
+    Transfer,
+    TransferKind,
+    Vote,
+)
 from bounties.services.ledger import ledger_violations
 from home.models import HomePage
 
@@ -22,7 +39,8 @@ def load_demo():
 
 
 def snapshot():
-    """Everything a second run could change: the page tree, revisions, users, images, fund rows."""
+    """Everything a second run could change: the page tree, revisions, users, images, fund rows,
+    and the money and the claim cycle (transfers, balances, claims, votes, timeline events)."""
     tree = [
         (page.url_path, page.title, page.content_type.model_class().__name__, page.live)
         for page in Page.objects.select_related("content_type").order_by("path")
@@ -35,6 +53,11 @@ def snapshot():
         "funds": Fund.objects.count(),
         "featured": HomePage.objects.get().featured_fund_id,
         "sites": list(Site.objects.values_list("hostname", "root_page_id", "is_default_site")),
+        "transfers": Transfer.objects.count(),
+        "balances": sorted(Account.objects.values_list("kind", "user_id", "fund_id", "balance")),
+        "claims": sorted(Claim.objects.values_list("pk", "status", "approve_cents", "reject_cents")),
+        "votes": Vote.objects.count(),
+        "timeline": TimelineEvent.objects.count(),
     }
 
 
@@ -84,7 +107,9 @@ def test_load_demo_twice_changes_nothing():
 
     output = load_demo()
 
+    # The same pages, users, transfers, balances, claims, votes and timeline: no money moved.
     assert snapshot() == first
+    assert ledger_violations() == []
     assert "(existing)" in output
 
 
@@ -98,3 +123,31 @@ def test_load_demo_keeps_an_editors_changes(client):
 
     assert FundPage.objects.get(slug="bypass-touchid").title == "First to bypass TouchID (edited)"
     assert not FundPage.objects.filter(title="First to bypass TouchID").exists()
+
+
+def test_load_demo_shows_the_claim_cycle():
+    load_demo()
+
+    # TouchID: a claim under vote, $200 approving and $100 rejecting (with its reason) of $900.
+    touchid = Claim.objects.get(fund__page__slug="bypass-touchid")
+    assert (touchid.status, touchid.user.username) == (ClaimStatus.VOTING, "starbug")
+    assert (touchid.eligible_cents, touchid.approve_cents, touchid.reject_cents) == (900_00, 200_00, 100_00)
+    rejection = Vote.objects.get(claim=touchid, approve=False)
+    assert (rejection.user.username, rejection.reason) == (
+        "ada",
+        "The video cuts away before the phone unlocks.",
+    )
+    assert Fund.objects.get(page__slug="bypass-touchid").status == FundStatus.VOTING
+
+    # Heartbleed: the claim was accepted and the whole escrow went to Margaret's payout balance.
+    heartbleed = Claim.objects.get(fund__page__slug="fix-heartbleed")
+    fund = heartbleed.fund
+    assert (heartbleed.status, fund.status) == (ClaimStatus.ACCEPTED, FundStatus.AWARDED)
+    award = Transfer.objects.get(kind=TransferKind.AWARD)
+    assert heartbleed.award_transfer == award and award.idempotency_key == f"award:{fund.pk}"
+    assert selectors.payout_balance(user=heartbleed.user) == 550_00 == fund.pledged_cents
+    assert Account.objects.get(kind=AccountKind.ESCROW, fund=fund).balance == 0
+    assert set(Pledge.objects.filter(fund=fund).values_list("status", "release_transfer")) == {
+        (PledgeStatus.AWARDED, award.pk)
+    }
+    assert ledger_violations() == []

@@ -1,7 +1,11 @@
-"""Build the demo site: homepage, fund index, funds with news, an admin and an editor.
+"""Build the demo site: homepage, fund index, funds with news, an admin and an editor,
+backers and their pledges, and the claim cycle: a fund with a claim under vote (votes
+cast, one a rejection with its reason) and a fund whose claim was accepted and whose
+escrow was paid to the winner's payout balance. Money moves only through the services.
 
-Idempotent: anything that already exists (matched by slug or username) is left
-as it is, so running it twice changes nothing.
+Idempotent: anything that already exists (matched by slug, username, pledge key, or
+the claimant's claim on the fund and each backer's vote on it) is left as it is, so
+running it twice changes nothing.
 """
 
 import io
@@ -18,8 +22,18 @@ from PIL import ImageDraw
 from wagtail.images import get_image_model
 from wagtail.models import Page, Site
 
-from bounties.models import Deposit, DepositStatus, FundIndexPage, FundPage, FundUpdatePage
+from bounties.models import (
+    Claim,
+    ClaimStatus,
+    Deposit,
+    DepositStatus,
+    FundIndexPage,
+    FundPage,
+    FundUpdatePage,
+    Vote,
+)
 from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
+from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.deposits import deposit_create
 from bounties.services.pledging import pledge_create
 from home.models import HomePage
@@ -32,6 +46,31 @@ BACKERS = [
     ("grace", 1_200_00, [("audit-truecrypt", 1_000_00)]),
     ("linus", 300_00, [("reproducible-tor-browser-macos", 150_00), ("audit-truecrypt", 75_00)]),
     ("radia", 800_00, [("bypass-touchid", 600_00)]),
+    ("hedy", 900_00, [("bypass-touchid", 200_00), ("fix-heartbleed", 300_00)]),
+    ("alan", 400_00, [("fix-heartbleed", 250_00)]),
+]
+# The claim cycle, after every pledge: (fund slug, claimant, statement, link to the work,
+# [(backer, approve, reason)]). TouchID stays under vote: $200 approves and $100 rejects of
+# $900 eligible, neither more than half (the window's close decides it). Heartbleed is
+# decided: $250 then $300 approve of $550, and the second vote accepts the claim and pays
+# the whole escrow to the claimant's payout balance.
+CLAIMS = [
+    (
+        "bypass-touchid",
+        "starbug",
+        "I photographed a fingerprint left on the phone's glass, printed it as a latex mould and "
+        "unlocked the phone with it. The video and the write-up show each step.",
+        "https://example.com/touchid-bypass-video",
+        [("hedy", True, ""), ("ada", False, "The video cuts away before the phone unlocks.")],
+    ),
+    (
+        "fix-heartbleed",
+        "margaret",
+        "The patch bounds-checks the heartbeat payload length against the record, and the "
+        "test sends the malformed heartbeat that leaked memory before the fix.",
+        "https://example.com/heartbleed-fix",
+        [("alan", True, ""), ("hedy", True, "")],
+    ),
 ]
 EDITOR_PASSWORD = "fundfill-editor"
 
@@ -92,6 +131,20 @@ FUNDS = [
         "colour": (74, 44, 110),
         "news": [("Toolchain notes published", 7, "The remaining sources of non-determinism are listed.")],
     },
+    {
+        "slug": "fix-heartbleed",
+        "title": "Fix Heartbleed in OpenSSL",
+        "summary": "A bounty for the patch that stops OpenSSL's heartbeat from leaking server memory, with a test.",
+        "body": "A missing bounds check in OpenSSL's TLS heartbeat lets anyone read server memory, keys "
+        "included. The bounty goes to the first patch, with a regression test, that the backers accept.",
+        "goal_cents": 500_000,
+        "days_open": 30,
+        "escrow_days": 90,
+        "policy": "refund",
+        "beneficiary": "",
+        "colour": (28, 96, 60),
+        "news": [("Claim accepted", 1, "The backers accepted the patch; the escrow went to its author.")],
+    },
 ]
 
 
@@ -120,12 +173,16 @@ class Command(BaseCommand):
             # Outside the page transaction: each pledge is its own money operation.
             for username, deposit_cents, pledges in BACKERS:
                 self.ensure_backer(username, deposit_cents, pledges)
+            for slug, claimant, statement, url, votes in CLAIMS:
+                self.ensure_claim(slug, claimant, statement, url, votes)
         self.stdout.write(self.style.SUCCESS("Demo content ready."))
         self.stdout.write(f"  Admin:  admin / {ADMIN_PASSWORD}{'' if admin_created else ' (existing)'}")
         self.stdout.write(f"  Editor: editor / {EDITOR_PASSWORD}{'' if editor_created else ' (existing)'}")
         if options.get("backers", True):
             names = ", ".join(name for name, _, _ in BACKERS)
             self.stdout.write(f"  Backers: {names} / {BACKER_PASSWORD}")
+            claimants = ", ".join(claimant for _, claimant, _, _, _ in CLAIMS)
+            self.stdout.write(f"  Claimants: {claimants} / {BACKER_PASSWORD}")
 
     def ensure_home(self):
         site = Site.objects.filter(is_default_site=True).first()
@@ -222,6 +279,27 @@ class Command(BaseCommand):
         for slug, amount_cents in pledges:
             fund = FundPage.objects.get(slug=slug)
             pledge_create(user=user, fund_id=fund.pk, amount_cents=amount_cents, key=f"demo:{slug}")
+
+    def ensure_claim(self, slug, claimant, statement, url, votes):
+        """The claimant's claim on the fund, and each backer's vote on it, through the services.
+
+        Submitted once (an existing claim of theirs on the fund is kept, whatever became of it),
+        and each backer votes once while it is under vote, so a second run moves nothing.
+        """
+        User = get_user_model()
+        user = User.objects.filter(username=claimant).first()
+        if user is None:
+            user = User.objects.create_user(claimant, f"{claimant}@fundfill.example", BACKER_PASSWORD)
+        fund = FundPage.objects.get(slug=slug)
+        claim = Claim.objects.filter(fund_id=fund.pk, user=user).order_by("pk").first()
+        if claim is None:
+            claim = claim_submit(user=user, fund_id=fund.pk, statement=statement, url=url)
+        for username, approve, reason in votes:
+            claim.refresh_from_db()
+            voter = User.objects.get(username=username)
+            if claim.status != ClaimStatus.VOTING or Vote.objects.filter(claim=claim, user=voter).exists():
+                continue
+            vote_cast(user=voter, claim_id=claim.pk, approve=approve, reason=reason)
 
     def ensure_user(self, username, password, *, superuser=False, group=None):
         User = get_user_model()
