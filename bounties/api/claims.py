@@ -9,7 +9,6 @@ A malformed body is refused the same way, with the service's code for that field
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,19 +18,20 @@ from bounties.api import claim_serializers as s
 from bounties.api.errors import validated
 from bounties.api.parsers import JSONParser
 from bounties.api.views import BAD_PAGE, NOT_AUTHENTICATED, NOT_FOUND, TRY_AGAIN, _error
+from bounties.errors import NotFound
 from bounties.services.claims import claim_submit, claim_withdraw, vote_cast
 from bounties.services.settlement import settlement_choose
 
 
 def _public_fund_or_404(pk):
     if not selectors.public_funds().filter(pk=pk).exists():
-        raise NotFound("No such fund.")
+        raise NotFound("There is no such public fund.")
 
 
 def _public_claim_or_404(pk):
     claim = selectors.claim_get(claim_id=pk)
     if claim is None:
-        raise NotFound("No such claim.")
+        raise NotFound("There is no such claim on a public fund.")
     return claim
 
 

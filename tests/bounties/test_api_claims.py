@@ -326,17 +326,17 @@ def test_unknown_and_private_claims_and_funds_are_404s(fund, make_fund, backers,
     PageViewRestriction.objects.create(page=private, restriction_type=PageViewRestriction.LOGIN)
     anyone = client_for()
 
-    assert_error(anyone.get("/api/v1/claims/999999/"), 404, "not_found")
-    assert_error(anyone.get(f"/api/v1/funds/{private.pk}/claims/"), 404, "not_found")
-    assert_error(anyone.get("/api/v1/funds/999999/claims/"), 404, "not_found")
-    assert_error(submit(claimant, private), 404, "not_found")
-    assert_error(vote(backers[2], 999999, {"approve": True}), 404, "not_found")
+    refused(anyone.get("/api/v1/claims/999999/"), 404, "not_found")
+    refused(anyone.get(f"/api/v1/funds/{private.pk}/claims/"), 404, "not_found")
+    refused(anyone.get("/api/v1/funds/999999/claims/"), 404, "not_found")
+    refused(submit(claimant, private), 404, "not_found")
+    refused(vote(backers[2], 999999, {"approve": True}), 404, "not_found")
     refused(client_for(claimant).delete("/api/v1/claims/999999/"), 404, "not_found")
 
     # A claim whose fund has since been restricted is not public any more.
     PageViewRestriction.objects.create(page=fund, restriction_type=PageViewRestriction.LOGIN)
-    assert_error(anyone.get(f"/api/v1/claims/{claim['id']}/"), 404, "not_found")
-    assert_error(vote(backers[2], claim["id"], {"approve": True}), 404, "not_found")
+    refused(anyone.get(f"/api/v1/claims/{claim['id']}/"), 404, "not_found")
+    refused(vote(backers[2], claim["id"], {"approve": True}), 404, "not_found")
 
 
 # --- Settlement choices ----------------------------------------------------------------------------
@@ -498,3 +498,46 @@ def test_anonymous_writes_are_401_in_the_error_shape(fund, backers, claim):
         assert_error(response, 401, "not_authenticated")
     assert books() == before
     assert client_for().get(f"/api/v1/claims/{claim['id']}/").status_code == 200
+
+
+# --- Hostile ids and the schema ------------------------------------------------------------------------
+
+HUGE = 2**63  # past PostgreSQL's bigint: must be a 404, never a database error
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", f"/api/v1/claims/{HUGE}/", None),
+        ("get", f"/api/v1/funds/{HUGE}/claims/", None),
+        ("post", f"/api/v1/funds/{HUGE}/claims/", {"statement": "x", "url": WORK}),
+        ("post", f"/api/v1/claims/{HUGE}/vote/", {"approve": True}),
+        ("delete", f"/api/v1/claims/{HUGE}/", None),
+        ("put", f"/api/v1/pledges/{HUGE}/settlement/", {"choice": "card"}),
+    ],
+)
+def test_ids_past_bigint_are_404s(user, method, path, body):
+    response = getattr(client_for(user), method)(path, body, format="json")
+    refused(response, 404, "not_found")
+
+
+def test_the_schema_documents_each_operation_with_its_refusals():
+    schema = client_for().get("/api/v1/schema/?format=json").json()
+    operations = {
+        ("post", "/api/v1/funds/{id}/claims/"): {"201", "400", "401", "404", "409"},
+        ("get", "/api/v1/funds/{id}/claims/"): {"200", "404"},
+        ("get", "/api/v1/claims/{id}/"): {"200", "404"},
+        ("delete", "/api/v1/claims/{id}/"): {"200", "401", "404", "409"},
+        ("post", "/api/v1/claims/{id}/vote/"): {"200", "400", "401", "403", "404", "409"},
+        ("put", "/api/v1/pledges/{id}/settlement/"): {"200", "400", "401", "404", "409"},
+        ("post", "/api/v1/wallet/cashouts/"): {"201", "400", "401", "402", "409", "422"},
+        ("post", "/api/v1/payouts/"): {"201", "400", "401", "402", "409", "422"},
+    }
+    for (method, path), statuses in operations.items():
+        operation = schema["paths"][path][method]
+        assert statuses <= set(operation["responses"]), (method, path)
+    for path in ("/api/v1/wallet/cashouts/", "/api/v1/payouts/"):
+        header = next(p for p in schema["paths"][path]["post"]["parameters"] if p["in"] == "header")
+        assert (header["name"], header["required"]) == ("Idempotency-Key", True)
+    wallet = schema["components"]["schemas"]["Wallet"]["properties"]
+    assert {"payout_cents", "payout_available_cents"} <= set(wallet)
