@@ -29,7 +29,7 @@ urlpatterns = [
     path("wallet/payouts/connect/", views_claims.payout_connect_view, name="payout_connect"),
     # Following by email, unsubscribing, preferences, and the announcements feed (bounties/views_follow.py).
     path("funds/<int:fund_id>/follow/", views_follow.follow_view, name="fund_follow"),
-    path("funds/<slug:slug>/announcements.atom", fund_announcements_feed, name="fund_announcements"),
+    path("funds/<str:slug>/announcements.atom", fund_announcements_feed, name="fund_announcements"),
     path("follow/confirm/<str:token>/", views_follow.follow_confirm_view, name="follow_confirm"),
     path("email/unsubscribe/<str:token>/", views_follow.unsubscribe_view, name="email_unsubscribe"),
     path("email/preferences/", views_follow.email_preferences_view, name="email_preferences"),

@@ -11,9 +11,10 @@
 - the user named in a private money event gets its receipt (`PRIVATE_EVENTS`): never switched
   off, never carrying an unsubscribe link.
 
-An address that unsubscribed from a fund (a `Follower` row with `unsubscribed_at`, which a
-backer's unsubscribe writes too) hears nothing more about it, and a row staged before the
-unsubscribe is refused at sending time.
+An explicit follow outlives a backer's switched-off preference for the follower events (they
+asked for those). An address that unsubscribed from a fund (a `Follower` row with
+`unsubscribed_at`, which a backer's unsubscribe writes too) hears nothing more about it, and a
+row staged before the unsubscribe is refused at sending time.
 
 **How** (`EmailSender`): a plain text and an HTML part from `bounties/email/*`, the Message-ID
 `<outbox-{row.pk}@{SITE_URL's host}>` (deterministic, so the resend that reconciles an unknown

@@ -214,6 +214,18 @@ def test_a_claim_reaches_backers_with_its_vote_link_and_deadline_but_not_followe
     assert "Read the claim and vote" in email.body
     assert not sent_to("fan@example.com")
 
+    # Its decision is an outcome: followers hear it too.
+    announcing.stage(
+        key=f"claim:{claim.pk}:decided",
+        event="claim_decided",
+        fund=fund.pk,
+        claim=claim.pk,
+        status="rejected",
+    )
+    deliver_due()
+    for address in ("voter@example.com", "fan@example.com"):
+        assert len(sent_to(address, containing="rejected a claim")) == 1
+
 
 # --- Unsubscribe and preferences ------------------------------------------------------------------
 
