@@ -9,6 +9,8 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
+from django.core.validators import FileExtensionValidator
 
 from bounties.errors import ClaimInvalid, ReasonRequired, SharesInvalid
 from bounties.forms import AmountField, OnceForm
@@ -69,6 +71,14 @@ class ClaimForm(forms.Form):
             "invalid": "Enter a web address starting with https://.",
         },
     )
+    document = forms.FileField(
+        label="A document (optional)",
+        required=False,
+        validators=[FileExtensionValidator(settings.WAGTAILDOCS_EXTENSIONS)],
+        help_text="A report or an archive of the work, up to 10 MB ("
+        + ", ".join(settings.WAGTAILDOCS_EXTENSIONS)
+        + "). It is public, like the statement.",
+    )
     co_claimants = forms.CharField(
         label="Co-claimants (optional)",
         required=False,
@@ -83,6 +93,15 @@ class ClaimForm(forms.Form):
         if not statement:
             raise forms.ValidationError(ClaimInvalid().message, code=ClaimInvalid.code)
         return statement
+
+    def clean_document(self):
+        upload = self.cleaned_data.get("document")
+        limit = settings.WAGTAILDOCS_MAX_UPLOAD_SIZE
+        if upload and limit and upload.size > limit:
+            raise forms.ValidationError(
+                f"The document is larger than {limit // (1024 * 1024)} MB.", code="too_big"
+            )
+        return upload
 
     def clean_co_claimants(self):
         return parse_co_claimants(self.cleaned_data["co_claimants"])

@@ -15,6 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from wagtail.documents import get_document_model
+from wagtail.models import Collection
 
 from bounties import selectors
 from bounties.errors import BountiesError, IdempotencyMismatch, InvalidAmount
@@ -58,11 +60,12 @@ def claim_create_view(request, fund_id):
     if not request.user.is_authenticated:
         return _login(request, page.url)
     context = {"page": page, "takes_claims": takes_claims(page)}
-    form = ClaimForm(request.POST or None)
+    form = ClaimForm(request.POST or None, request.FILES or None)
     if request.method == "GET":
         return render(request, "bounties/claim_form.html", {**context, "form": form})
     if not form.is_valid():
         return render(request, "bounties/claim_form.html", {**context, "form": form}, status=400)
+    document = _evidence_document(request, page, form.cleaned_data["document"])
     try:
         claim = claim_submit(
             user=request.user,
@@ -70,8 +73,11 @@ def claim_create_view(request, fund_id):
             statement=form.cleaned_data["statement"],
             url=form.cleaned_data["url"],
             co_claimants=form.cleaned_data["co_claimants"],
+            document=document,
         )
     except BountiesError as error:
+        if document is not None:
+            document.delete()  # Wagtail removes its file once this commits
         field = "co_claimants" if error.code == "shares_invalid" else None
         return _refused(request, "bounties/claim_form.html", context, form, error, field=field)
     messages.success(
@@ -80,6 +86,20 @@ def claim_create_view(request, fund_id):
         "If the backers accept it, the whole escrow is paid to you and your co-claimants.",
     )
     return redirect("claim_detail", claim_id=claim.pk)
+
+
+def _evidence_document(request, page, upload):
+    """The claim's optional document as a Wagtail document in the root collection (public, like the claim)."""
+    if not upload:
+        return None
+    document = get_document_model()(
+        title=f"Evidence for a claim on {page.title}"[:255],
+        file=upload,
+        collection=Collection.get_first_root_node(),
+        uploaded_by_user=request.user,
+    )
+    document.save()
+    return document
 
 
 def _claim_context(request, claim, *, form=None) -> dict:

@@ -8,8 +8,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
+from wagtail.documents.models import Document
 
 from bounties.models import (
     Cashout,
@@ -106,6 +108,29 @@ def test_the_claim_form_opens_a_claim_with_co_claimants(client, fund, people):
     assertContains(page, "Under vote")
     assertContains(page, "this pledge too, is paid to the claimants")
     assertContains(page, "claimant submitted")  # the timeline
+
+
+def test_a_claim_may_carry_a_document(client, fund, people):
+    client.force_login(people[2])
+    report = SimpleUploadedFile("report.pdf", b"%PDF-1.4 the audit", content_type="application/pdf")
+    response = client.post(
+        f"/funds/{fund.pk}/claim/", {"statement": "Done.", "url": WORK, "document": report}
+    )
+    claim = Claim.objects.select_related("document").get(fund_id=fund.pk)
+    assert claim.document.title == "Evidence for a claim on Audit TrueCrypt"
+    assertContains(client.get(response.url), claim.document.url)
+
+    # A refused claim keeps no document; a file type Wagtail does not take is a form error.
+    script = SimpleUploadedFile("run.exe", b"MZ", content_type="application/octet-stream")
+    response = client.post(
+        f"/funds/{fund.pk}/claim/", {"statement": "Done.", "url": WORK, "document": script}
+    )
+    assertContains(response, "File extension “exe” is not allowed", status_code=400)
+    again = SimpleUploadedFile("report.pdf", b"%PDF-1.4 again", content_type="application/pdf")
+    data = {"statement": "Done.", "url": WORK, "document": again, "co_claimants": "nobody 10%"}
+    response = client.post(f"/funds/{fund.pk}/claim/", data)
+    assertContains(response, "There is no registered user called “nobody”. No money moved.", status_code=400)
+    assert Document.objects.count() == 1
 
 
 @pytest.mark.parametrize(
