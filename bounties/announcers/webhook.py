@@ -265,6 +265,10 @@ class WebhookSender:
         except (OSError, UnicodeError) as error:
             raise TransientError(f"{endpoint.url} does not resolve now: {error}") from None
 
+        try:
+            signer = Webhook(endpoint.secret)
+        except Exception:  # binascii.Error, an empty secret: nothing a retry would change
+            raise PermanentError(f"Webhook endpoint {endpoint.pk} has no valid whsec_ secret.") from None
         msg_id = webhook_id(row)
         now = timezone.now()
         data = json.dumps(body_of(row), separators=(",", ":"), ensure_ascii=False)
@@ -274,7 +278,7 @@ class WebhookSender:
             "User-Agent": USER_AGENT,
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(endpoint.secret).sign(msg_id, now, data),
+            "webhook-signature": signer.sign(msg_id, now, data),
         }
         status, response_headers, text = self.post(target, data.encode(), headers)
 

@@ -198,6 +198,16 @@ def test_other_4xx_fails_the_row_and_a_dead_receiver_backs_off(receiver, fund):
     assert deliver(webhook_rows(f"fund:{fund.pk}:milestone").get().pk) == OutboxStatus.PENDING
 
 
+def test_an_endpoint_without_a_valid_secret_fails_its_row(receiver, fund):
+    target = endpoint(receiver.url)
+    WebhookEndpoint.objects.filter(pk=target.pk).update(secret="")
+    published(fund)
+    row = webhook_rows().get()
+    assert deliver(row.pk) == OutboxStatus.FAILED
+    row.refresh_from_db()
+    assert "secret" in row.last_error and receiver.requests == []
+
+
 def test_delivering_the_same_row_twice_posts_once(receiver, fund):
     endpoint(receiver.url)
     published(fund)
@@ -353,6 +363,8 @@ def admin_client(client, site_tree):
 
 def test_the_admin_form_refuses_a_private_url(admin_client, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE = False
+    form = admin_client.get(reverse("webhook_endpoints:add")).content.decode()
+    assert 'name="url"' in form and 'name="secret"' in form and "Every fund (site-wide)" in form
     response = admin_client.post(
         reverse("webhook_endpoints:add"), {"url": "http://169.254.169.254/latest/", "active": "on"}
     )
@@ -377,6 +389,7 @@ def test_the_admin_generates_a_secret_and_shows_it_once_on_the_edit_page(admin_c
     assert response.status_code == 302 and response.url == edit
 
     shown = admin_client.get(edit).content.decode()
+    assert 'name="new_secret"' in shown and 'name="secret"' not in shown  # the form never shows it
     assert created.secret in html.unescape(shown)
     assert created.secret not in html.unescape(admin_client.get(edit).content.decode())  # once only
 
