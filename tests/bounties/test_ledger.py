@@ -5,6 +5,7 @@ sum of its entries. The examples below write out every leg and balance.
 """
 
 import re
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -13,9 +14,23 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from bounties.errors import InsufficientFunds
-from bounties.models import Account, AccountKind, Entry, Fund, Transfer, TransferKind
+from bounties.models import (
+    Account,
+    AccountKind,
+    Claim,
+    ClaimStatus,
+    Entry,
+    Fund,
+    FundStatus,
+    Pledge,
+    PledgeStatus,
+    Transfer,
+    TransferKind,
+)
+from bounties.services.claims import claim_submit, claim_withdraw, vote_cast
 from bounties.services.ledger import (
     escrow_for,
     external_account,
@@ -24,6 +39,7 @@ from bounties.services.ledger import (
     wallet_for,
 )
 from bounties.services.pledging import pledge_create, pledge_withdraw
+from bounties.services.settlement import pledge_settle
 from tests.factories import UserFactory
 from tests.money import top_up
 
@@ -267,5 +283,93 @@ def test_ledger_check_passes_on_clean_books_and_names_each_violation(alice, fund
     report = err.getvalue()
     assert f"VIOLATION: Wallet of user {alice.pk} (account {wallet.pk}) caches balance 3001" in report
     assert "but its entries sum to 3000" in report
-    assert f"VIOLATION: fund {fund.pk}: pledged_cents is 2500 but its active and awarded pledges sum to 2000" in report
+    assert (
+        f"VIOLATION: fund {fund.pk}: pledged_cents is 2500 but its active and awarded pledges sum to 2000"
+        in report
+    )
     assert "2 ledger violation(s)" in str(failure.value)
+
+
+# --- ledger_check: the claim cycle's invariants, each broken by hand ---------------------------------
+
+
+def ledger_check_report() -> str:
+    """What `manage.py ledger_check` prints to stderr when it fails (it must: exit status 1)."""
+    err = StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("ledger_check", stdout=StringIO(), stderr=err)
+    assert failure.value.returncode == 1
+    return err.getvalue()
+
+
+@pytest.fixture
+def claimed(fund):
+    """Bob ($60) and Carol ($40) back the fund and Dan claims it: a claim under vote on $100."""
+    bob, carol, dan = (UserFactory(username=name) for name in ("bob", "carol", "dan"))
+    pledges = {}
+    for backer, cents in ((bob, 6_000), (carol, 4_000)):
+        top_up(backer, cents)
+        pledges[backer.username] = pledge_create(
+            user=backer, fund_id=fund.pk, amount_cents=cents, key="p"
+        ).pledge
+    claim = claim_submit(user=dan, fund_id=fund.pk, statement="Done.", url="https://example.com/work")
+    return claim, bob, carol, pledges
+
+
+@pytest.mark.parametrize("status", [FundStatus.AWARDED, FundStatus.FAILED])
+def test_ledger_check_names_a_closed_fund_that_still_holds_escrow(alice, fund, status):
+    top_up(alice, 2_000)
+    pledge_create(user=alice, fund_id=fund.pk, amount_cents=2_000, key="p")
+    # The fund is marked closed behind the services' back: its pledge's money is still in escrow.
+    Fund.objects.filter(pk=fund.pk).update(status=status)
+
+    assert f"VIOLATION: fund {fund.pk} is {status} but its escrow still holds 2000" in ledger_check_report()
+
+
+def test_ledger_check_names_a_claim_whose_tally_disagrees_with_its_votes(fund, claimed):
+    claim, _, carol, _ = claimed
+    vote_cast(user=carol, claim_id=claim.pk, approve=False, reason="Not done.")  # $40 of $100: still open
+    assert ledger_violations() == []
+    Claim.objects.filter(pk=claim.pk).update(approve_cents=5_000)  # a tally that was incremented, and drifted
+
+    assert f"VIOLATION: claim {claim.pk}: tally 5000/4000 but its votes say 0/4000" in ledger_check_report()
+
+
+def test_ledger_check_names_an_accepted_claim_that_was_never_paid(fund, claimed):
+    claim, *_ = claimed
+    Claim.objects.filter(pk=claim.pk).update(status=ClaimStatus.ACCEPTED)  # accepted, but no award moved
+
+    report = ledger_check_report()
+    assert f"VIOLATION: claim {claim.pk} is accepted and has award transfer None" in report
+    assert f"VIOLATION: claim {claim.pk} was accepted but fund {fund.pk} is voting" in report
+
+
+def test_ledger_check_names_a_settled_pledge_without_its_release_transfer(fund, claimed):
+    claim, _, _, pledges = claimed
+    claim_withdraw(user=claim.user, claim_id=claim.pk)  # the fund reopens
+    bob_pledge = pledges["bob"]
+    Pledge.objects.filter(pk=bob_pledge.pk).update(escrow_until=timezone.now() - timedelta(minutes=1))
+    assert pledge_settle(pledge_id=bob_pledge.pk).status == PledgeStatus.REFUNDED
+    assert ledger_violations() == []
+    Pledge.objects.filter(pk=bob_pledge.pk).update(release_transfer=None)
+
+    assert (
+        f"VIOLATION: pledge {bob_pledge.pk} left escrow but has no release transfer" in ledger_check_report()
+    )
+
+
+def test_ledger_check_names_an_award_that_its_pledges_do_not_add_up_to(fund, claimed):
+    claim, bob, _, pledges = claimed
+    claim = vote_cast(user=bob, claim_id=claim.pk, approve=True).claim  # $60 of $100 accepts at once
+    assert claim.status == ClaimStatus.ACCEPTED and ledger_violations() == []
+    award = claim.award_transfer
+    # Carol's pledge put back to active, as if the award had never taken it (the award took $100).
+    Pledge.objects.filter(pk=pledges["carol"].pk).update(status=PledgeStatus.ACTIVE)
+
+    report = ledger_check_report()
+    assert (
+        f"VIOLATION: award transfer {award.pk} took 10000 from escrow, paid 10000 to winners, and its "
+        "awarded pledges sum to 6000"
+    ) in report
+    assert f"VIOLATION: pledge {pledges['carol'].pk} is active but has a release transfer" in report
+    assert f"VIOLATION: fund {fund.pk}: escrow holds 0 but live pledges sum to 4000" in report
