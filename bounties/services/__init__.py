@@ -14,12 +14,15 @@ which says only what is certain: sending the request again is safe.
 """
 
 import functools
+import logging
 import random
 import time
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from bounties.errors import ConnectionLost, TryAgainLater
+
+logger = logging.getLogger("fundfill.money")
 
 RETRIES = 3
 # SQLSTATEs worth retrying: serialization_failure, deadlock_detected, lock_not_available.
@@ -53,6 +56,17 @@ def money_operation(func):
                 lost = _connection_lost(exc)
                 if not lost and not _retryable(exc):
                     raise
+                sqlstate = getattr(exc.__cause__, "sqlstate", None) or ("lost" if lost else str(exc))
+                # One line per retried attempt, with its SQLSTATE (40P01 = deadlock): what operators
+                # watch under load, and what the concurrency tests count.
+                logger.warning(
+                    "%s: attempt %d of %d rolled back (%s)",
+                    func.__qualname__,
+                    attempt + 1,
+                    RETRIES + 1,
+                    sqlstate,
+                    extra={"sqlstate": sqlstate},
+                )
                 if lost:
                     connection.close()  # the next attempt opens a new one
                 if attempt == RETRIES:
