@@ -9,4 +9,4 @@ class BountiesConfig(AppConfig):
         # Connect the publish receivers, and register the email and webhook audiences and senders
         # with the outbox (bounties.announcers.registry).
         from bounties import signals  # noqa: F401
-        from bounties.announcers import webhook  # noqa: F401
+        from bounties.announcers import email, webhook  # noqa: F401
