@@ -378,6 +378,13 @@ BLUESKY_HANDLE = os.environ.get("BLUESKY_HANDLE", "")
 BLUESKY_APP_PASSWORD = os.environ.get("BLUESKY_APP_PASSWORD", "")
 BLUESKY_API_BASE = os.environ.get("BLUESKY_API_BASE", "")
 
+# How long a worker holds an outbox row it is delivering before the sweep may hand it to another
+# (bounties/services/delivery.py); keep it above the slowest provider call.
+OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "60"))
+
+# Follow requests per client address (django-ratelimit rate): each sends a confirmation email.
+FOLLOW_RATE_LIMIT = os.environ.get("FOLLOW_RATE_LIMIT", "20/h")
+
 # Announcements: at most this many posts a day per channel ("twitter=50,bluesky=200"; X bills
 # per post); the rest wait for the next day, which the outbox admin says (bounties/services/delivery.py).
 ANNOUNCE_DAILY_CAP = {
