@@ -447,3 +447,23 @@ def test_a_closed_window_offers_no_vote_form(client, claim, people):
     page = client.get(f"/claims/{claim.pk}/")
     assertNotContains(page, 'class="form vote-form"')
     assertContains(page, "Voting has closed; the result is being counted.")
+
+
+def test_odd_input_is_a_form_error_or_a_404_never_a_500(client, fund, claim, people):
+    huge = "9" * 30
+    assert client.get(f"/claims/{huge}/").status_code == 404
+    client.force_login(people[0])
+    assert client.post(f"/claims/{huge}/vote/", {"decision": "approve"}).status_code == 404
+    assert client.post(f"/pledges/{huge}/settlement/", {"choice": "card"}).status_code == 404
+    assert client.post(f"/funds/{huge}/claim/", {}).status_code == 404
+    response = client.post(f"/claims/{claim.pk}/vote/", {"decision": "reject", "reason": "x\x00y"})
+    assert response.status_code == 400
+    pledge = Pledge.objects.get(user=people[0])
+    response = client.post(f"/pledges/{pledge.pk}/settlement/", {"choice": "fund", "fund": huge})
+    assertContains(response, "Choose one of the open funds listed.", status_code=400)
+    response = client.post(
+        f"/funds/{fund.pk}/claim/", {"statement": "x\x00", "url": WORK, "co_claimants": "a\x00 5%"}
+    )
+    assert response.status_code == 400
+    response = client.post("/wallet/payouts/", {"amount": "1e9", "key": str(uuid.uuid4())})
+    assertContains(response, "Enter an amount in dollars", status_code=400)
