@@ -118,19 +118,17 @@ def _claim_context(request, claim, *, form=None) -> dict:
     }
 
 
-def claim_detail(request, claim_id):
-    """The public claim page: evidence, claimants, the live tally and its timeline; the vote form for backers."""
-    claim = selectors.claim_get(claim_id=claim_id)
-    if claim is None:
-        raise Http404
-    return render(request, "bounties/claim_detail.html", _claim_context(request, claim))
-
-
 def _claim_or_404(claim_id):
+    """A claim on a public fund (`selectors.claim_get`), or 404."""
     claim = selectors.claim_get(claim_id=claim_id)
     if claim is None:
         raise Http404
     return claim
+
+
+def claim_detail(request, claim_id):
+    """The public claim page: evidence, claimants, the live tally and its timeline; the vote form for backers."""
+    return render(request, "bounties/claim_detail.html", _claim_context(request, _claim_or_404(claim_id)))
 
 
 @require_POST
