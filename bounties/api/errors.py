@@ -54,7 +54,7 @@ class IdempotencyKeyRequired(exceptions.APIException):
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "idempotency_key_required"
-    default_detail = "Send an Idempotency-Key header (for example a UUID) so a retry cannot pledge twice."
+    default_detail = "Send an Idempotency-Key header (for example a UUID) so a retry can never move money twice. No money moved."
 
 
 class InvalidIdempotencyKey(exceptions.APIException):
