@@ -30,7 +30,7 @@ from bounties.models import Outbox, OutboxStatus
 
 logger = logging.getLogger("fundfill.announce")
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # the default of settings.OUTBOX_LEASE_SECONDS
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
@@ -42,6 +42,12 @@ def backoff(attempts: int) -> timedelta:
     return delay * (0.5 + random.random() / 2)
 
 
+def lease() -> timedelta:
+    """How long a claimed row is this worker's (`OUTBOX_LEASE_SECONDS`, read at each claim; default 60)."""
+    seconds = getattr(settings, "OUTBOX_LEASE_SECONDS", None)
+    return LEASE if seconds is None else timedelta(seconds=seconds)
+
+
 def _claim(row_id: int, now) -> bool:
     """Take the row's lease if it is due and nobody holds it: one UPDATE, so one worker wins."""
     due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) | Q(
@@ -49,7 +55,7 @@ def _claim(row_id: int, now) -> bool:
     )
     return bool(
         Outbox.objects.filter(due, pk=row_id).update(
-            status=OutboxStatus.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
+            status=OutboxStatus.SENDING, lease_until=now + lease(), attempts=F("attempts") + 1
         )
     )
 

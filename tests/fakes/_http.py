@@ -7,13 +7,16 @@ A subclass implements `route(request) -> (status, body, headers)` in its provide
 - `fail_next(status, ..., headers=..., body=...)`: answer the next matching request(s) with an error
   before doing anything (5xx, or any provider-specific refusal);
 - `rate_limit_next(reset_at, ...)`: a 429 with the provider's rate-limit headers (`rate_limit_headers`);
-- `requests` / `calls(method, path)`: what arrived, in order.
+- `hold_next(...)`: do what the next matching request asks, then keep its answer back until
+  `release_holds()` (a client killed meanwhile never learns that its post exists); `held()` lists them;
+- `requests` / `calls(method, path)`: what arrived, in order (each with its arrival time, `at`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +34,8 @@ class RecordedRequest:
     body: bytes
     status: int | None = None
     response: object = None
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds)
+    held: bool = False  # its answer was kept back (`hold_next`)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -74,6 +79,21 @@ class _Rule:
         )
 
 
+@dataclass
+class _Hold:
+    method: str | None
+    path: str | None
+    seconds: float
+    remaining: int = 1
+
+    def matches(self, request: RecordedRequest) -> bool:
+        return (
+            self.remaining > 0
+            and (self.method is None or self.method == request.method)
+            and (self.path is None or request.path.startswith(self.path))
+        )
+
+
 class FakeHTTPServer:
     """Base of the announcement fakes; use as a context manager (`with FakeX() as fake: ... fake.url`)."""
 
@@ -82,6 +102,8 @@ class FakeHTTPServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0):
         self.requests: list[RecordedRequest] = []
         self._rules: list[_Rule] = []
+        self._holds: list[_Hold] = []
+        self._released = threading.Event()
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
@@ -134,6 +156,35 @@ class FakeHTTPServer:
     def rate_limit_next(self, reset_at: datetime, *, method: str | None = None, path: str | None = None):
         """Answer the next matching request with a 429 whose headers say the window resets at `reset_at`."""
         self.fail_next(429, method=method, path=path, headers=self.rate_limit_headers(reset_at))
+
+    def hold_next(
+        self, *, method: str | None = None, path: str | None = None, count: int = 1, seconds: float = 20.0
+    ):
+        """Handle the next `count` matching requests as usual, but send each answer only at `release_holds()`
+        (or after `seconds`): the provider has done it, the client does not know yet."""
+        with self._lock:
+            self._released.clear()
+            self._holds.append(_Hold(method, path, seconds, count))
+
+    def release_holds(self):
+        """Send every held answer now and hold nothing more."""
+        with self._lock:
+            self._holds.clear()
+            self._released.set()
+
+    def held(self) -> list[RecordedRequest]:
+        """The requests whose answers were (or are being) kept back, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.held]
+
+    def _take_hold(self, request: RecordedRequest) -> _Hold | None:
+        with self._lock:
+            for hold in self._holds:
+                if hold.matches(request):
+                    hold.remaining -= 1
+                    request.held = True
+                    return hold
+        return None
 
     def calls(self, method: str, path: str) -> list[RecordedRequest]:
         """The requests to `method path` (a prefix), in order, answered or not."""
@@ -194,6 +245,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug in the fake shows as a 500 naming it, not a hung client
             status, payload, headers = 500, {"error": f"fake crashed: {exc!r}"}, {}
         request.status, request.response = status, payload
+        hold = fake._take_hold(request)
+        if hold is not None:
+            fake._released.wait(hold.seconds)
         data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)

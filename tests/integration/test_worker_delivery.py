@@ -1,0 +1,642 @@
+"""The real django-q2 worker delivers the outbox (RELIABILITY §3.5), against local fakes of X, Mastodon
+and Bluesky.
+
+A `manage.py qcluster` subprocess (two workers; the ORM broker, and at the end Redis) runs on a
+database of its own on the harness's PostgreSQL. Events are made by `manage.py shell` subprocesses
+through the services (a fund published, backers topped up with signed deposits, pledges crossing
+milestones), so each row is nudged after its commit to the broker, as in production. The fakes run in
+this process and record every post; each check polls them, and the outbox rows, until a deadline.
+
+Proved: one post per event and channel, each row `sent` with the provider's id; a worker killed with
+SIGKILL while its posts are in flight (the fakes made them, and keep the answers back) loses nothing
+and posts nothing twice once its leases expire (`OUTBOX_LEASE_SECONDS`, low here) and the sweep's pass
+(`manage.py deliver_outbox`) reconciles them: Mastodon under the same Idempotency-Key, X and Bluesky
+found among the account's recent posts; a 429 waits for its reset and not a moment less; a rolled-back
+pledge posts nothing; fifty concurrent pledges crossing a milestone post it once; a daily cap defers
+the rest and says so; and the Redis broker delivers as the ORM one does.
+"""
+
+import json
+import os
+import queue
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.fakes.bluesky_server import APP_PASSWORD, HANDLE, FakeBluesky
+from tests.fakes.mastodon_server import TOKEN, FakeMastodon
+from tests.fakes.x_server import FakeX
+from tests.integration.test_cross_process_publish import _with_path, environment
+
+pytestmark = pytest.mark.xdist_group("worker_delivery")
+
+ROOT = Path(__file__).resolve().parents[2]
+CHANNELS = ("console", "mastodon", "twitter", "bluesky")
+LEASE_SECONDS = 3
+DEADLINE_SECONDS = 20
+
+SET_UP = """
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
+from tests.factories import build_site
+build_site()
+"""
+
+# Run before every event script (`manage.py shell -c`): the services, as a request would call them.
+PRELUDE = """
+import json, uuid
+from django.contrib.auth import get_user_model
+from django.utils.text import slugify
+from bounties.models import FundIndexPage, Outbox, Pledge
+from bounties.services.pledging import pledge_create
+from tests.factories import FundPageFactory, publish
+from tests.money import top_up
+
+def new_fund(title, goal_cents=100_000):
+    page = FundPageFactory(
+        parent=FundIndexPage.objects.get(), title=title, slug=slugify(title), goal_cents=goal_cents
+    )
+    publish(page)  # "fund_published"
+    return page.pk
+
+def backer(name, cents):
+    user = get_user_model().objects.create_user(username=name)
+    top_up(user, cents)
+    return user
+
+def pledge(user, fund, cents):
+    return pledge_create(user=user, fund_id=fund, amount_cents=cents, key=uuid.uuid4().hex)
+"""
+
+# The events shell: PRELUDE once, then each script sent on stdin (a JSON string a line); a script's
+# `result` comes back on a line of its own.
+SERVER = """
+import json, sys, traceback
+base = {"__name__": "events"}
+exec(@PRELUDE@, base)
+for line in sys.stdin:
+    space = dict(base)
+    try:
+        exec(json.loads(line), space)
+        answer = {"result": space.get("result")}
+    except BaseException:
+        answer = {"error": traceback.format_exc()}
+    print("@@RESULT " + json.dumps(answer, default=str), flush=True)
+"""
+
+DELIVER_OUTBOX = """
+import io
+from django.core.management import call_command
+out = io.StringIO()
+call_command("deliver_outbox", stdout=out)
+result = out.getvalue().strip()
+"""
+
+PUBLISH_AND_CROSS = """
+fund = new_fund(TITLE)
+pledge(backer(TITLE + " backer", 25_000), fund, 25_000)  # 25% of $1,000
+result = {"fund": fund}
+"""
+
+ROLLED_BACK = """
+import bounties.services.pledging as pledging
+fund = new_fund(TITLE)
+user = backer(TITLE + " backer", 50_000)
+real = pledging.move_into_escrow
+
+def then_fail(*args, **kwargs):  # the pledge and its milestone are staged, then the transaction fails
+    real(*args, **kwargs)
+    assert Outbox.objects.filter(dedupe_key__startswith=f"milestone:{fund}:").exists()
+    raise RuntimeError("the pledge's transaction fails after staging its milestone")
+
+pledging.move_into_escrow = then_fail
+try:
+    pledge(user, fund, 50_000)
+except RuntimeError:
+    pass
+pledging.move_into_escrow = real
+left = Outbox.objects.filter(dedupe_key__startswith=f"milestone:{fund}:").count()
+pledges = Pledge.objects.filter(fund_id=fund).count()
+marker = new_fund(MARKER)  # committed after the rollback: once it is posted, the worker had its turn
+result = {"fund": fund, "marker": marker, "left": left, "pledges": pledges}
+"""
+
+FIFTY_AT_ONCE = """
+from tests.integration import errors_of, run_concurrently
+fund = new_fund(TITLE)
+pledge(backer(TITLE + " seed", 24_900), fund, 24_900)  # 24.9%: each pledge below crosses 25% alone
+users = [backer(f"{TITLE} {i}", 1_000) for i in range(50)]
+results = run_concurrently([lambda u=u: pledge(u, fund, 1_000) for u in users])
+result = {"fund": fund, "errors": [repr(e) for e in errors_of(results)]}
+"""
+
+CROSS_TWO = """
+fund = new_fund(TITLE)
+pledge(backer(TITLE + " backer", 50_000), fund, 50_000)  # 25% and 50% at once
+result = {"fund": fund}
+"""
+
+
+def _title(label):
+    return f"Worker {label} {secrets.token_hex(3)}"
+
+
+def expected_texts(title, fund_id, events):
+    """What each event of `events` says about the fund `title` (bounties/announcers/messages.py)."""
+    texts = {}
+    for event in events:
+        if event == "published":
+            texts[f"fund:{fund_id}:published"] = f"New bounty on Fundfill: {title}."
+        elif event.startswith("milestone:"):
+            percent = event.split(":")[1]
+            texts[f"milestone:{fund_id}:{percent}"] = f"{title} has reached {percent}% of its"
+        elif event.startswith("backers:"):
+            count = event.split(":")[1]
+            texts[f"backers:{fund_id}:{count}"] = f"{title} now has {count} backers."
+    return texts
+
+
+# --- the fakes, the database, the worker -----------------------------------------------------------
+
+
+class Fakes:
+    def __init__(self):
+        self.x, self.mastodon, self.bluesky = FakeX(), FakeMastodon(), FakeBluesky()
+
+    def __iter__(self):
+        return iter((self.mastodon, self.x, self.bluesky))
+
+    def posts(self, needle):
+        """Each network's posts containing `needle`, as (provider id, text)."""
+        return {
+            "mastodon": [(s["id"], s["content"]) for s in self.mastodon.statuses if needle in s["content"]],
+            "twitter": [(t["id"], t["_original"]) for t in self.x.tweets if needle in t["_original"]],
+            "bluesky": [
+                (p["uri"], p["record"]["text"]) for p in self.bluesky.posts if needle in p["record"]["text"]
+            ],
+        }
+
+    def post_path(self, fake):
+        return {
+            self.x: "/2/tweets",
+            self.mastodon: "/api/v1/statuses",
+            self.bluesky: "/xrpc/com.atproto.repo.createRecord",
+        }[fake]
+
+
+@pytest.fixture(scope="module")
+def fakes():
+    found = Fakes()
+    for fake in found:
+        fake.start()
+    yield found
+    for fake in found:
+        fake.release_holds()
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    """Every process's output (the console channel's posts are its log lines)."""
+    return tmp_path_factory.mktemp("worker_delivery")
+
+
+@pytest.fixture(scope="module")
+def database():
+    """A database of its own on the harness's PostgreSQL (`events` migrates it)."""
+    server = os.environ["FUNDFILL_TEST_DATABASE_URL"]
+    name = f"fundfill_worker_{secrets.token_hex(4)}"
+    with psycopg.connect(_with_path(server, "/postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_path(server, f"/{name}")
+    finally:
+        with psycopg.connect(_with_path(server, "/postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def base_env(database, fakes):
+    env = environment(database, redis_url="")
+    env.update(
+        ANNOUNCERS=",".join(CHANNELS),
+        TWITTER_API_BASE=fakes.x.url,
+        TWITTER_CONSUMER_KEY="ck",
+        TWITTER_CONSUMER_SECRET="cs",
+        TWITTER_ACCESS_TOKEN="at",
+        TWITTER_ACCESS_TOKEN_SECRET="ats",
+        MASTODON_API_BASE=fakes.mastodon.url,
+        MASTODON_ACCESS_TOKEN=TOKEN,
+        BLUESKY_API_BASE=fakes.bluesky.url,
+        BLUESKY_HANDLE=HANDLE,
+        BLUESKY_APP_PASSWORD=APP_PASSWORD,
+        OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS),
+        Q_WORKERS="2",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",  # receipts: not our subject
+        LOG_LEVEL="INFO",  # the console channel's posts are log lines
+    )
+    return env
+
+
+class Events:
+    """A `manage.py shell` that stays up and runs each script sent to it (after PRELUDE): the events are
+    made through the services in another process, without a Django start-up for each."""
+
+    def __init__(self, env, logs: Path, name: str):
+        self.log_path = logs / f"{name}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", SERVER.replace("@PRELUDE@", repr(PRELUDE))],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        self.results = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        with self.log_path.open("w") as log:
+            for line in self.proc.stdout:
+                log.write(line)
+                log.flush()
+                if line.startswith("@@RESULT "):
+                    self.results.put(json.loads(line.removeprefix("@@RESULT ")))
+        self.results.put({"error": f"the shell ended: see {self.log_path}"})
+
+    def run(self, script, **names):
+        """Run `script` with `names` bound; its `result`."""
+        bound = "".join(f"{name} = {value!r}\n" for name, value in names.items())
+        self.proc.stdin.write(json.dumps(bound + script) + "\n")
+        self.proc.stdin.flush()
+        try:
+            answer = self.results.get(timeout=120)
+        except queue.Empty:
+            raise AssertionError(f"the shell did not answer: {self.log_path}") from None
+        assert "error" not in answer, answer["error"]
+        return answer["result"]
+
+    def deliver_outbox(self):
+        """`manage.py deliver_outbox` (what the minute's sweep does, in this process, now)."""
+        return self.run(DELIVER_OUTBOX)
+
+    def close(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.reader.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def events(base_env, logs):
+    shell = Events(base_env, logs, "events")
+    shell.run(SET_UP)
+    yield shell
+    shell.close()
+
+
+class Cluster:
+    """One `manage.py qcluster` at a time, in its own process group (so SIGKILL takes every worker)."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.proc = None
+        self.env = None
+        self.runs = 0
+
+    def ensure(self, env):
+        if self.proc is not None and self.proc.poll() is None and env == self.env:
+            return
+        self.stop()
+        self.start(env)
+
+    def start(self, env):
+        self.runs += 1
+        log_path = self.logs / f"qcluster-{self.runs}.log"
+        with log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.env = env
+        wait_for(lambda: "running." in log_path.read_text(errors="replace"), f"qcluster up ({log_path})", 40)
+
+    def kill(self):
+        """SIGKILL the whole cluster: sentinel, pusher, workers, monitor; nothing runs a cleanup."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self):
+        """Between tests nothing is in flight (each test waits until its rows settle): no need to wait
+        for a graceful stop."""
+        if self.proc is not None:
+            self.kill()
+
+    def log_text(self):
+        return "".join(path.read_text(errors="replace") for path in sorted(self.logs.glob("*.log")))
+
+
+@pytest.fixture(scope="module")
+def cluster(logs, events):
+    running = Cluster(logs)
+    yield running
+    running.stop()
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def wait_for(predicate, what, timeout=DEADLINE_SECONDS):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(0.05)
+
+
+def query(database, sql, *params):
+    with psycopg.connect(database, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def outbox(database, keys):
+    """{dedupe key: row} for the social rows of `keys` (an event key and ":channel")."""
+    wanted = [f"{key}:{channel}" for key in keys for channel in CHANNELS]
+    rows = query(
+        database,
+        "SELECT dedupe_key, channel, status, provider_message_id, attempts, next_attempt_at, lease_until,"
+        " last_error, id FROM bounties_outbox WHERE dedupe_key = ANY(%s)",
+        wanted,
+    )
+    names = (
+        "key",
+        "channel",
+        "status",
+        "provider_id",
+        "attempts",
+        "next_attempt_at",
+        "lease_until",
+        "error",
+        "id",
+    )
+    return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+
+
+def all_sent(database, keys):
+    rows = outbox(database, keys)
+    return (
+        rows
+        if len(rows) == len(keys) * len(CHANNELS) and all(r["status"] == "sent" for r in rows.values())
+        else None
+    )
+
+
+def assert_one_post_per_channel(fakes, cluster, rows, texts, *, console_log=True):
+    """Each event's text posted exactly once on each network, and its row records that post's id."""
+    for key, text in texts.items():
+        posts = fakes.posts(text)
+        for channel in ("mastodon", "twitter", "bluesky"):
+            assert len(posts[channel]) == 1, (channel, key, posts[channel])
+            assert rows[f"{key}:{channel}"]["provider_id"] == posts[channel][0][0], (channel, key)
+        console = rows[f"{key}:console"]
+        assert console["provider_id"] == f"console:{key}:console"
+        if console_log:
+            lines = re.findall(rf"announce {re.escape(key)}:console: ", cluster.log_text())
+            assert len(lines) == 1, (key, lines)
+
+
+# --- the tests -------------------------------------------------------------------------------------
+
+
+def test_each_event_is_posted_once_on_every_channel_by_the_worker(fakes, database, base_env, events, cluster):
+    cluster.ensure(base_env)
+    started = time.monotonic()
+    title = _title("one")
+    fund = events.run(PUBLISH_AND_CROSS, TITLE=title)["fund"]
+    texts = expected_texts(title, fund, ["published", "milestone:25"])
+
+    rows = wait_for(lambda: all_sent(database, texts), "every row sent")
+    print(f"worker delivered 2 events x 4 channels {time.monotonic() - started:.1f}s after the shell began")
+    assert_one_post_per_channel(fakes, cluster, rows, texts)
+    # The worker did it, row by row, from the nudges (no deliver_outbox ran here).
+    tasks = query(
+        database,
+        "SELECT name, success FROM django_q_task WHERE name = ANY(%s)",
+        [f"outbox-{r['id']}" for r in rows.values()],
+    )
+    assert {name for name, success in tasks if success} == {f"outbox-{r['id']}" for r in rows.values()}
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing_and_posts_nothing_twice(
+    fakes, database, base_env, events, cluster
+):
+    cluster.ensure(base_env)
+    for fake in fakes:  # each network makes the first post, then keeps its answer back
+        fake.hold_next(method="POST", path=fakes.post_path(fake))
+    title = _title("killed")
+    fund = events.run(PUBLISH_AND_CROSS, TITLE=title)["fund"]
+    texts = expected_texts(title, fund, ["published", "milestone:25"])
+
+    # Both workers are inside a provider call that the provider has carried out.
+    wait_for(lambda: (h := [r for f in fakes for r in f.held()]) and len(h) == 2 and h, "two posts held")
+    cluster.kill()
+    killed_at = time.monotonic()
+    for fake in fakes:
+        fake.release_holds()  # the answers go to a dead socket
+    rows = outbox(database, texts)
+    sending = {key: row for key, row in rows.items() if row["status"] == "sending"}
+    assert len(sending) == 2, {k: r["status"] for k, r in rows.items()}
+    assert all(not row["provider_id"] for row in sending.values())  # nobody heard back
+
+    cluster.start(base_env)  # restarted
+    lease_end = max(row["lease_until"] for row in sending.values())
+    wait_for(lambda: datetime.now(UTC) > lease_end, "the dead worker's leases expired", LEASE_SECONDS + 5)
+    out = events.deliver_outbox()  # the sweep's pass, without waiting for the minute
+
+    rows = wait_for(lambda: all_sent(database, texts), "every row sent after the restart")
+    print(f"recovered {time.monotonic() - killed_at:.1f}s after SIGKILL; deliver_outbox: {out}")
+    assert_one_post_per_channel(fakes, cluster, rows, texts, console_log=False)
+    for key, row in sending.items():
+        assert row["attempts"] == 1
+        assert rows[key]["attempts"] == 2, key  # claimed again after the lease, and reconciled
+    held_ids = {
+        "mastodon": [r.response["id"] for r in fakes.mastodon.held()],
+        "twitter": [r.response["data"]["id"] for r in fakes.x.held()],
+        "bluesky": [r.response["uri"] for r in fakes.bluesky.held()],
+    }
+    for key in sending:
+        channel = rows[key]["channel"]
+        assert rows[key]["provider_id"] in held_ids[channel], (key, held_ids)  # the post the dead worker made
+    # Mastodon: every POST of a row (the dead worker's and any retry) carried the row's one Idempotency-Key.
+    for key, text in texts.items():
+        posts = [
+            r for r in fakes.mastodon.calls("POST", "/api/v1/statuses") if text in r.form.get("status", "")
+        ]
+        assert posts and {r.header("Idempotency-Key") for r in posts} == {f"{key}:mastodon"}, key
+
+
+def test_a_rate_limit_is_retried_at_its_reset_and_not_before(fakes, database, base_env, events, cluster):
+    cluster.ensure(base_env)
+    reset = datetime.fromtimestamp(int(time.time()) + 9, UTC)
+    fakes.x.rate_limit_next(reset, method="POST", path="/2/tweets")
+    fakes.bluesky.rate_limit_next(reset, method="POST", path="/xrpc/com.atproto.repo.createRecord")
+    title = _title("limited")
+    fund = new_fund_only(events, title)
+    texts = expected_texts(title, fund, ["published"])
+    (key,) = texts
+
+    def limited():
+        rows = outbox(database, texts)
+        return (
+            rows
+            if all(
+                rows.get(f"{key}:{c}", {}).get("error", "").startswith("Rate limited")
+                for c in ("twitter", "bluesky")
+            )
+            else None
+        )
+
+    rows = wait_for(limited, "X and Bluesky rate limited")
+    for channel in ("twitter", "bluesky"):
+        row = rows[f"{key}:{channel}"]
+        assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("pending", 0, reset), channel
+    # A pass over the outbox before the reset sends nothing to them.
+    events.deliver_outbox()
+    assert datetime.now(UTC) < reset, "the early pass ran past the reset: make the reset later"
+    assert not fakes.posts(title)["twitter"] and not fakes.posts(title)["bluesky"]
+    assert outbox(database, texts)[f"{key}:twitter"]["status"] == "pending"
+
+    wait_for(lambda: datetime.now(UTC) >= reset, "the reset", 15)
+    events.deliver_outbox()
+    rows = wait_for(lambda: all_sent(database, texts), "sent after the reset")
+    assert_one_post_per_channel(fakes, cluster, rows, texts)
+    for fake, path in ((fakes.x, "/2/tweets"), (fakes.bluesky, "/xrpc/com.atproto.repo.createRecord")):
+        attempts = [r for r in fake.calls("POST", path) if title in r.body.decode()]
+        assert [r.status for r in attempts] == [429, 201 if fake is fakes.x else 200], path
+        assert attempts[1].at >= reset.timestamp(), (path, attempts[1].at, reset)
+
+
+def new_fund_only(events, title):
+    return events.run('result = {"fund": new_fund(TITLE)}', TITLE=title)["fund"]
+
+
+def test_a_rolled_back_pledge_posts_nothing(fakes, database, base_env, events, cluster):
+    cluster.ensure(base_env)
+    title, marker = _title("rolled back"), _title("marker")
+    result = events.run(ROLLED_BACK, TITLE=title, MARKER=marker)
+    assert (result["left"], result["pledges"]) == (0, 0)  # nothing staged survived the rollback
+
+    # The marker was committed after the rollback: once it is out everywhere, the worker had its turn.
+    marker_texts = expected_texts(marker, result["marker"], ["published"])
+    wait_for(lambda: all_sent(database, marker_texts), "the marker sent")
+    reached = f"{title} has reached"
+    assert fakes.posts(reached) == {"mastodon": [], "twitter": [], "bluesky": []}
+    assert f"milestone:{result['fund']}:" not in cluster.log_text()
+    assert not query(
+        database, "SELECT 1 FROM bounties_outbox WHERE dedupe_key LIKE %s", f"milestone:{result['fund']}:%"
+    )
+
+
+def test_fifty_concurrent_pledges_crossing_a_milestone_post_it_once_per_channel(
+    fakes, database, base_env, events, cluster
+):
+    cluster.ensure(base_env)
+    started = time.monotonic()
+    title = _title("fifty")
+    result = events.run(FIFTY_AT_ONCE, TITLE=title)
+    assert result["errors"] == []
+    crossed = ["published", "milestone:25", "milestone:50", "backers:10", "backers:20", "backers:40"]
+    texts = expected_texts(title, result["fund"], crossed)
+
+    rows = wait_for(lambda: all_sent(database, texts), "every milestone sent")
+    print(f"51 pledges, 6 events x 4 channels delivered in {time.monotonic() - started:.1f}s")
+    assert_one_post_per_channel(fakes, cluster, rows, texts)
+    assert not query(
+        database, "SELECT 1 FROM bounties_outbox WHERE dedupe_key LIKE %s", f"milestone:{result['fund']}:75%"
+    )
+
+
+def test_a_daily_cap_defers_the_rest_and_says_so(fakes, database, base_env, events, cluster):
+    sent_today = query(
+        database,
+        "SELECT count(*) FROM bounties_outbox WHERE channel = 'mastodon' AND status = 'sent' AND sent_at >= %s",
+        datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
+    )[0][0]
+    env = {**base_env, "ANNOUNCE_DAILY_CAP": f"mastodon={sent_today + 1}"}  # one more Mastodon post today
+    cluster.ensure(env)
+    title = _title("capped")
+    fund = events.run(CROSS_TWO, TITLE=title)["fund"]
+    texts = expected_texts(title, fund, ["published", "milestone:25", "milestone:50"])
+
+    def settled():
+        rows = outbox(database, texts)
+        done = [r for r in rows.values() if r["status"] == "sent" or r["error"].startswith("Deferred")]
+        return rows if len(rows) == len(done) == 12 else None
+
+    rows = wait_for(settled, "sent or deferred")
+    mastodon = [row for key, row in rows.items() if row["channel"] == "mastodon"]
+    assert sorted(row["status"] for row in mastodon) == ["pending", "pending", "sent"]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    for row in mastodon:
+        if row["status"] == "pending":
+            assert row["error"] == (
+                f"Deferred to {tomorrow:%Y-%m-%d}: the daily cap of mastodon posts was reached."
+            )
+            assert (row["next_attempt_at"], row["attempts"]) == (tomorrow, 0)
+    assert len(fakes.posts(title)["mastodon"]) == 1
+    assert all(row["status"] == "sent" for row in rows.values() if row["channel"] != "mastodon")
+
+
+def test_the_redis_broker_delivers_each_event_once_on_every_channel(fakes, database, base_env, logs, cluster):
+    import redis
+
+    redis_url = _with_path(os.environ["FUNDFILL_TEST_REDIS_URL"], "/8")  # not the suite's db
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {**base_env, "REDIS_URL": redis_url}  # the worker's broker, and the shell's enqueue
+    cluster.ensure(env)
+    orm_before = query(database, "SELECT coalesce(max(id), 0) FROM django_q_ormq")[0][0]
+    started = time.monotonic()
+    title = _title("redis")
+    events = Events(env, logs, "events-redis")  # its nudges go to Redis too
+    try:
+        fund = events.run(PUBLISH_AND_CROSS, TITLE=title)["fund"]
+    finally:
+        events.close()
+    texts = expected_texts(title, fund, ["published", "milestone:25"])
+
+    rows = wait_for(lambda: all_sent(database, texts), "every row sent through Redis")
+    print(
+        f"Redis worker delivered 2 events x 4 channels {time.monotonic() - started:.1f}s after the shell began"
+    )
+    assert_one_post_per_channel(fakes, cluster, rows, texts)
+    assert query(database, "SELECT count(*) FROM django_q_ormq WHERE id > %s", orm_before)[0][0] == 0
+    tasks = query(
+        database,
+        "SELECT name FROM django_q_task WHERE success AND name = ANY(%s)",
+        [f"outbox-{r['id']}" for r in rows.values()],
+    )
+    assert len(tasks) == len(rows)
