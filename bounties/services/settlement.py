@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from bounties.errors import BountiesError, NotFound, SettlementInvalid
 from bounties.models import (
+    Account,
     Cashout,
     ClaimStatus,
     EventKind,
@@ -38,7 +39,7 @@ from bounties.money import format_cents
 from bounties.services import announcing, money_operation
 from bounties.services.cashouts import cashout_open, refunds_send
 from bounties.services.claims import record
-from bounties.services.ledger import beneficiary_for, escrow_for, transfer_post, wallet_for
+from bounties.services.ledger import beneficiary_for, escrow_for, external_account, transfer_post, wallet_for
 from bounties.services.pledging import lock_fund, move_into_escrow, require_open, terms_of
 
 STATUS_FOR = {
@@ -110,6 +111,12 @@ def pledge_settle(*, pledge_id: int) -> Pledge:
         to, memo = beneficiary_for(fund), f"To the beneficiary of {fund.page.title}"
     else:
         to, memo = wallet_for(pledge.user), f"Returned from {fund.page.title}"
+    if choice == SettlementChoice.CARD:
+        # The cash-out then debits the wallet into `external`: lock all three accounts now, in id
+        # order (the ledger's lock order), or a deposit to this wallet (external, then wallet)
+        # deadlocks with us holding the wallet and asking for `external` last.
+        ids = {escrow.pk, to.pk, external_account().pk}
+        list(Account.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     transfer = transfer_post(
         kind=TransferKind.BENEFICIARY if choice == SettlementChoice.BENEFICIARY else TransferKind.REFUND,
         key=f"settle:{pledge.pk}",

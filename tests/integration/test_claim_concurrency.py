@@ -14,10 +14,12 @@ money or claims locks the fund row first, so whatever the interleaving:
 """
 
 import collections
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -32,6 +34,7 @@ from bounties.errors import (
 )
 from bounties.models import (
     Account,
+    Cashout,
     Claim,
     ClaimStatus,
     Fund,
@@ -39,17 +42,19 @@ from bounties.models import (
     Payout,
     Pledge,
     PledgeStatus,
+    SettlementChoice,
     Transfer,
     TransferKind,
 )
 from bounties.services.claims import claim_submit, claim_tally, claim_withdraw, claims_tally, vote_cast
-from bounties.services.ledger import escrow_for, ledger_violations, payout_for
+from bounties.services.deposits import deposit_create
+from bounties.services.ledger import escrow_for, external_account, ledger_violations, payout_for, wallet_for
 from bounties.services.payouts import payout_request
 from bounties.services.pledging import PledgeOutcome, pledge_create, pledge_withdraw
-from bounties.services.settlement import funds_settle, pledge_settle
+from bounties.services.settlement import funds_settle, pledge_settle, settlement_choose
 from tests.factories import UserFactory
 from tests.integration import errors_of, run_concurrently
-from tests.money import top_up
+from tests.money import checkout_event, deliver, top_up
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
 
@@ -224,4 +229,46 @@ def test_concurrent_requests_for_the_whole_award_pay_it_out_once(make_fund, retr
     assert Payout.objects.count() == Transfer.objects.filter(kind=TransferKind.PAYOUT).count() == 1
     assert selectors.payout_balance(user=winner) == 0
     assert retried["40P01"] == 0, dict(retried)
+    assert ledger_violations() == []
+
+
+def hold_each_account_lock(execute, sql, params, many, context):
+    """After each account row lock (a balance UPDATE or a SELECT … FOR UPDATE), wait a moment, so
+    that the other thread takes its first lock too (as in test_ledger_concurrency)."""
+    result = execute(sql, params, many, context)
+    if sql.startswith('UPDATE "bounties_account"') or (
+        sql.startswith('SELECT "bounties_account"') and "FOR UPDATE" in sql
+    ):
+        time.sleep(0.05)
+    return result
+
+
+def test_back_to_the_card_settlement_and_a_deposit_to_that_wallet_never_deadlock(make_fund, retried):
+    """A pledge settled "back to my card" moves escrow → wallet, then wallet → external (the
+    cash-out), in one transaction; a card deposit to the same wallet moves external → wallet.
+    Both must take the accounts in id order, or each holds the row the other waits for."""
+    external_account()  # the oldest account, as in production: its id is below every wallet's
+    fund = make_fund()
+    backer = UserFactory(username="backer")
+    pledge = back(backer, fund, 2_000)  # card money, so it can go back to the card
+    settlement_choose(user=backer, pledge_id=pledge.pk, choice=SettlementChoice.CARD)
+    make_due(fund)
+    deposit = deposit_create(user=backer, amount_cents=500, gateway="local")
+
+    def held(call):
+        def run():
+            with connection.execute_wrapper(hold_each_account_lock):
+                return call()
+
+        return run
+
+    results = run_concurrently(
+        [held(lambda: pledge_settle(pledge_id=pledge.pk)), held(lambda: deliver(checkout_event(deposit)))]
+    )
+
+    assert errors_of(results) == []
+    assert retried["40P01"] == 0, f"deadlocks (retried): {dict(retried)}"
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.REFUNDED
+    assert Cashout.objects.get(pledge=pledge).amount_cents == 2_000
+    assert balance(wallet_for(backer)) == 500  # the pledge went back to the card, the deposit stayed
     assert ledger_violations() == []
