@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import stripe
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -17,6 +18,7 @@ from bounties.models import (
     Cashout,
     Claim,
     ClaimStatus,
+    ConnectedAccount,
     Fund,
     FundPage,
     FundStatus,
@@ -33,6 +35,7 @@ from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create
 from bounties.services.terms import terms_record
 from tests.factories import UserFactory
+from tests.fakes.stripe_server import FakeStripe
 from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
@@ -467,3 +470,46 @@ def test_odd_input_is_a_form_error_or_a_404_never_a_500(client, fund, claim, peo
     assert response.status_code == 400
     response = client.post("/wallet/payouts/", {"amount": "1e9", "key": str(uuid.uuid4())})
     assertContains(response, "Enter an amount in dollars", status_code=400)
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """A running fake Stripe, with payouts going by Stripe; the library's globals restored after."""
+    saved = {
+        name: getattr(stripe, name)
+        for name in ("api_key", "api_base", "default_http_client", "max_network_retries")
+    }
+    with FakeStripe(api_key="sk_test_fake") as fake:
+        settings.PAYOUT_METHOD = "stripe"
+        settings.STRIPE_SECRET_KEY = "sk_test_fake"
+        settings.STRIPE_API_BASE = fake.url
+        stripe.max_network_retries = 0
+        try:
+            yield fake
+        finally:
+            for name, value in saved.items():
+                setattr(stripe, name, value)
+
+
+def test_a_winner_sets_up_a_stripe_payout_account_from_the_payout_page(client, user, fake_stripe):
+    client.force_login(user)
+    assertContains(client.get("/wallet/payouts/"), "Set up my payout account")
+
+    # Stripe cannot be reached: said in words, and nothing was created.
+    fake_stripe.fail_next(500, path="/v1/accounts")
+    page = client.get(client.post("/wallet/payouts/connect/").url)
+    assertContains(page, "We could not reach Stripe to set up your payout account")
+    assert not ConnectedAccount.objects.exists()
+
+    response = client.post("/wallet/payouts/connect/")
+    (link,) = fake_stripe.posts("/v1/account_links")
+    assert response.status_code == 302 and response.url == link.response["url"]
+    assert link.params["return_url"] == "http://testserver/wallet/payouts/?stripe=return"
+    assertContains(client.get("/wallet/payouts/"), "Stripe still needs some details from you.")
+
+    # Back from Stripe with the onboarding done: the page reads the account again.
+    fake_stripe.complete_onboarding(ConnectedAccount.objects.get(user=user).stripe_account_id)
+    page = client.get("/wallet/payouts/?stripe=return")
+    assertNotContains(page, "/wallet/payouts/connect/")
+    assertNotContains(page, "Stripe still needs")
+    assert ConnectedAccount.objects.get(user=user).payouts_enabled is True
