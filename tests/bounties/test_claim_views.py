@@ -19,6 +19,7 @@ from bounties.models import (
     Claim,
     ClaimStatus,
     ConnectedAccount,
+    Deposit,
     Fund,
     FundPage,
     FundStatus,
@@ -29,6 +30,7 @@ from bounties.models import (
     SettlementChoice,
     Vote,
 )
+from bounties.payments.local_gateway import REFUND_FAILS_SUFFIX
 from bounties.selectors import balances
 from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.ledger import ledger_violations, wallet_for
@@ -354,6 +356,22 @@ def test_the_wallet_sends_money_back_to_the_card_and_says_so(client, user):
     assert wallet_for(user).balance == 3_000
     cashout = Cashout.objects.get(user=user)
     assert list(cashout.refunds.values_list("status", flat=True)) == [RefundStatus.SUCCEEDED]
+    assert ledger_violations() == []
+
+
+def test_a_failed_card_refund_says_the_money_is_back_in_the_wallet(client, user):
+    deposit = top_up(user, 2_000)
+    Deposit.objects.filter(pk=deposit.pk).update(
+        payment_reference=deposit.payment_reference + REFUND_FAILS_SUFFIX
+    )
+    client.force_login(user)
+    response = client.post("/wallet/cashout/", {"amount": "20", "key": str(uuid.uuid4())})
+    redirects(response, "/wallet/")
+    page = client.get("/wallet/")
+    assertContains(page, "Your card refund of $20 failed")
+    assertContains(page, "the money is back in your wallet.")
+    assertContains(page, "message--warning")
+    assert wallet_for(user).balance == 2_000
     assert ledger_violations() == []
 
 
