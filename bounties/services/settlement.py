@@ -99,8 +99,11 @@ def _due(pledge: Pledge, fund: Fund, now) -> bool:
 @money_operation
 def pledge_settle(*, pledge_id: int) -> Pledge:
     """Settle one due pledge by its backer's choice. Idempotent: anything not due is returned as it is."""
-    fund_id = Pledge.objects.values_list("fund_id", flat=True).get(pk=pledge_id)
-    fund = lock_fund(fund_id)
+    fund_id, onward_id = Pledge.objects.values_list("fund_id", "settlement_fund_id").get(pk=pledge_id)
+    # A pledge going on to another fund locks that fund too: both in id order, so two settlements
+    # pledging on to each other's fund queue instead of deadlocking.
+    locked = {pk: lock_fund(pk) for pk in sorted({fund_id, onward_id} - {None})}
+    fund = locked[fund_id]
     pledge = Pledge.objects.select_for_update(of=("self",)).select_related("user").get(pk=pledge_id)
     now = timezone.now()
     if not _due(pledge, fund, now):

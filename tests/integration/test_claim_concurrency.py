@@ -272,3 +272,40 @@ def test_back_to_the_card_settlement_and_a_deposit_to_that_wallet_never_deadlock
     assert Cashout.objects.get(pledge=pledge).amount_cents == 2_000
     assert balance(wallet_for(backer)) == 500  # the pledge went back to the card, the deposit stayed
     assert ledger_violations() == []
+
+
+def hold_each_fund_lock(execute, sql, params, many, context):
+    """After each fund row lock (`lock_fund`), wait a moment, so that the other thread takes its first too."""
+    result = execute(sql, params, many, context)
+    if sql.startswith('SELECT "bounties_fund"') and "FOR UPDATE" in sql:
+        time.sleep(0.05)
+    return result
+
+
+def test_settlements_pledging_on_to_each_others_fund_never_deadlock(make_fund, retried):
+    """A pledge on fund A settles by being pledged on to B while one on B is pledged on to A: each
+    settlement locks both funds, so both must lock them in the same (id) order."""
+    fund_a, fund_b = make_fund(), make_fund()
+    xavier, yvonne = UserFactory(username="xavier"), UserFactory(username="yvonne")
+    on_a, on_b = back(xavier, fund_a, 1_000), back(yvonne, fund_b, 3_000)
+    escrow_for(fund_a.state), escrow_for(fund_b.state)
+    settlement_choose(user=xavier, pledge_id=on_a.pk, choice=SettlementChoice.FUND, fund_id=fund_b.pk)
+    settlement_choose(user=yvonne, pledge_id=on_b.pk, choice=SettlementChoice.FUND, fund_id=fund_a.pk)
+    make_due(fund_a), make_due(fund_b)
+
+    def held(pledge):
+        def run():
+            with connection.execute_wrapper(hold_each_fund_lock):
+                return pledge_settle(pledge_id=pledge.pk)
+
+        return run
+
+    results = run_concurrently([held(on_a), held(on_b)])
+
+    assert errors_of(results) == []
+    assert retried["40P01"] == 0, f"deadlocks (retried): {dict(retried)}"
+    assert {r.status for r in results} == {PledgeStatus.REPLEDGED}
+    # Each fund now holds the other's money, in a pledge of its own (not yet due).
+    assert balance(escrow_for(Fund.objects.get(pk=fund_a.pk))) == 3_000
+    assert balance(escrow_for(Fund.objects.get(pk=fund_b.pk))) == 1_000
+    assert ledger_violations() == []
