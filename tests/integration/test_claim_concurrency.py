@@ -11,6 +11,11 @@ money or claims locks the fund row first, so whatever the interleaving:
   one outcome for the whole fund (every pledge awarded, or every pledge settled);
 - no deadlock or lock timeout escapes as an error (the `retried` fixture counts any that the
   retry hid), and `ledger_violations()` (what `manage.py ledger_check` runs) is empty.
+
+The last two tests hold each row lock a moment so that a wrong lock order deadlocks every time:
+a settlement "back to my card" against a deposit to the same wallet, and two settlements
+pledging on to each other's fund (both deadlocked, retried, before the settlement locked
+accounts and funds in id order).
 """
 
 import collections
