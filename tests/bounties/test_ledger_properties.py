@@ -611,7 +611,7 @@ def test_random_operation_sequences_keep_the_books(make_fund):
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=6,
+            max_examples=8,
             stateful_step_count=30,
             deadline=None,
             print_blob=True,
