@@ -19,7 +19,7 @@ run: install
 	$(PY) manage.py load_demo
 	@echo ""
 	@echo "  Fundfill is starting at http://127.0.0.1:$(PORT)/  (admin at http://127.0.0.1:$(PORT)/admin/)"
-	@echo "  Logins: admin / fundfill-admin   editor / fundfill-editor   backers ada, grace, linus, radia / fundfill-backer"
+	@echo "  Logins: admin / fundfill-admin   editor / fundfill-editor   backers ada, grace, linus, radia, hedy, alan and claimants starbug, margaret / fundfill-backer"
 	@echo "  Stop with Ctrl-C."
 	@echo ""
 	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
