@@ -73,8 +73,10 @@ def _over_daily_cap(row: Outbox, now) -> bool:
     if not cap:
         return False
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    sent = Outbox.objects.filter(channel=row.channel, status=OutboxStatus.SENT, sent_at__gte=today).count()
-    return sent >= cap
+    # The day's posts, and those other workers are sending now: two workers that each see one post
+    # left must not both make it (at worst a race defers both; the cap is never exceeded).
+    posted = Q(status=OutboxStatus.SENT, sent_at__gte=today) | Q(status=OutboxStatus.SENDING)
+    return Outbox.objects.filter(posted, channel=row.channel).exclude(pk=row.pk).count() >= cap
 
 
 def deliver(row_id: int) -> str:

@@ -15,6 +15,7 @@ A subclass implements `route(request) -> (status, body, headers)` in its provide
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ class FakeHTTPServer:
         self._holds: list[_Hold] = []
         self._released = threading.Event()
         self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server = _Server((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self
         self._thread: threading.Thread | None = None
@@ -221,6 +222,13 @@ _REASONS = {
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], ConnectionError):  # a client that died (or was killed): no traceback
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
