@@ -143,7 +143,7 @@ FUNDS = [
         "policy": "refund",
         "beneficiary": "",
         "colour": (28, 96, 60),
-        "news": [("Claim accepted", 1, "The backers accepted the patch; the escrow went to its author.")],
+        "news": [("Claim accepted", 0, "The backers accepted the patch; the escrow went to its author.")],
     },
 ]
 
