@@ -134,7 +134,10 @@ def test_a_forged_confirmation_link_is_refused_with_a_clear_page(client, fund):
 
 def test_a_signed_in_user_follows_with_one_click(client, fund, user):
     client.force_login(user)
-    assertContains(client.get(fund.url), "Follow this fund</button>")
+    assertContains(
+        client.get(fund.url), f'action="/funds/{fund.pk}/follow/"'
+    )  # the same form for every reader
+    assertContains(client.get(f"/funds/{fund.pk}/follow/"), f"Follow with {user.email}</button>")
     assertContains(client.post(f"/funds/{fund.pk}/follow/"), f"You follow {fund.title}")
     assert Follower.objects.get(fund_id=fund.pk, email=user.email).is_active
     deliver_due()
