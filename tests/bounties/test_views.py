@@ -287,7 +287,9 @@ def test_closed_fund_says_so_instead_of_the_form(client, backer, fund):
     assertNotContains(page, "pledge-start")
 
     response = client.post(pledge_url(fund), {"amount": "25", "key": str(uuid.uuid4())})
-    assertContains(response, "This fund is awarded and no longer takes pledges. No money moved.", status_code=409)
+    assertContains(
+        response, "This fund is awarded and no longer takes pledges. No money moved.", status_code=409
+    )
     assert wallet_for(backer).balance == 10_000
 
 
