@@ -1,19 +1,28 @@
 """The real django-q2 worker delivers the outbox (RELIABILITY §3.5), against local fakes of X, Mastodon
 and Bluesky.
 
-A `manage.py qcluster` subprocess (two workers; the ORM broker, and at the end Redis) runs on a
-database of its own on the harness's PostgreSQL. Events are made by `manage.py shell` subprocesses
-through the services (a fund published, backers topped up with signed deposits, pledges crossing
-milestones), so each row is nudged after its commit to the broker, as in production. The fakes run in
-this process and record every post; each check polls them, and the outbox rows, until a deadline.
+A `manage.py qcluster` subprocess (`tests.served_settings`, two workers, the ORM broker; Redis at the
+end) runs on a database of its own on the harness's PostgreSQL, with every channel pointed at the fakes,
+which run in this process and record every post. Events are made in another process, a `manage.py
+shell` that stays up and runs each test's script through the services (a fund published, backers topped
+up by signed deposits, pledges crossing milestones), so each row is nudged to the broker after its
+commit, as in production; `deliver_outbox` (the sweep's pass) runs there too. Every check polls the
+fakes and the outbox rows until a deadline; no sleep is an assertion.
 
-Proved: one post per event and channel, each row `sent` with the provider's id; a worker killed with
-SIGKILL while its posts are in flight (the fakes made them, and keep the answers back) loses nothing
-and posts nothing twice once its leases expire (`OUTBOX_LEASE_SECONDS`, low here) and the sweep's pass
-(`manage.py deliver_outbox`) reconciles them: Mastodon under the same Idempotency-Key, X and Bluesky
-found among the account's recent posts; a 429 waits for its reset and not a moment less; a rolled-back
-pledge posts nothing; fifty concurrent pledges crossing a milestone post it once; a daily cap defers
-the rest and says so; and the Redis broker delivers as the ORM one does.
+Proved:
+1. each event is posted once on every channel, and its row is `sent` with that post's id, by the
+   cluster's own `outbox_deliver` tasks;
+2. a cluster SIGKILLed while a post is in flight on each network (the fake made it and holds the answer)
+   and restarted loses nothing and posts nothing twice: once the leases (`OUTBOX_LEASE_SECONDS`, short
+   here) expire, the sweep's pass finds each post among the account's recent ones and records its id;
+   Mastodon's POSTs carry the row's Idempotency-Key;
+3. a 429 reschedules the row at the reset exactly (X and Bluesky), a pass before it sends nothing, and
+   the retry after it posts once;
+4. a pledge whose transaction fails after staging its milestone posts nothing;
+5. fifty concurrent pledges, each crossing 25% alone, post each milestone once per channel;
+6. a daily cap defers the rest to tomorrow and says so on the row, even while the day's last post is
+   still in flight on another worker (it counts; that was a bug);
+7. with the Redis broker, (1) again, and nothing goes through the ORM queue.
 """
 
 import json
