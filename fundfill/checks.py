@@ -69,3 +69,19 @@ def announcer_settings(app_configs, **kwargs):
             for setting in missing_settings(name)
         )
     return errors
+
+
+@register(deploy=False)
+def outbox_settings(app_configs, **kwargs):
+    """A delivery's lease must outlast the worker's task timeout, or a slow send is claimed (and sent) twice."""
+    lease = settings.OUTBOX_LEASE_SECONDS
+    timeout = settings.Q_CLUSTER.get("timeout") or 0
+    if lease <= timeout:
+        return [
+            Error(
+                f"OUTBOX_LEASE_SECONDS is {lease:g}; it must be longer than the worker's task timeout "
+                f"(Q_CLUSTER['timeout'] = {timeout}), or a slow delivery can be sent twice.",
+                id="fundfill.E012",
+            )
+        ]
+    return []

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.db import connection
 from django.utils import timezone
 
@@ -167,3 +168,9 @@ def test_two_workers_racing_for_one_row_send_it_once(fund, caplog):
         t.join()
     assert len(announce_lines(caplog)) == 1
     assert Outbox.objects.get(pk=row.pk).status == OutboxStatus.SENT
+
+
+def test_an_outbox_lease_shorter_than_the_worker_timeout_stops_start_up(settings):
+    settings.OUTBOX_LEASE_SECONDS = 30  # Q_CLUSTER's timeout is 30: a slow send could be claimed twice
+    with pytest.raises(SystemCheckError, match="OUTBOX_LEASE_SECONDS is 30"):
+        call_command("check")
