@@ -73,9 +73,13 @@ def _over_daily_cap(row: Outbox, now) -> bool:
     if not cap:
         return False
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    # The day's posts, and those other workers are sending now: two workers that each see one post
-    # left must not both make it (at worst a race defers both; the cap is never exceeded).
-    posted = Q(status=OutboxStatus.SENT, sent_at__gte=today) | Q(status=OutboxStatus.SENDING)
+    # The day's posts, and those other workers claimed before this one (an earlier lease, or the same
+    # lease and a lower id) and are sending now: of two workers that each see one post left, exactly
+    # the first claimant makes it, so the cap is neither exceeded nor left unused by the race.
+    claimed_first = Q(lease_until__lt=row.lease_until) | Q(lease_until=row.lease_until, pk__lt=row.pk)
+    posted = Q(status=OutboxStatus.SENT, sent_at__gte=today) | (
+        Q(status=OutboxStatus.SENDING) & claimed_first
+    )
     return Outbox.objects.filter(posted, channel=row.channel).exclude(pk=row.pk).count() >= cap
 
 

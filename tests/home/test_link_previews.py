@@ -123,8 +123,8 @@ def busy_site(featured, make_fund):
         ("/", 10),
         # Site, homepage, Wagtail's walk (the child, then its specific row, a level), its view
         # restrictions, the fund's image, news (and its restriction check), incident notice,
-        # the counters: nothing per news item.
-        ("/funds/audit-truecrypt/", 13),
+        # the counters, its terms history and its public timeline: nothing per news item.
+        ("/funds/audit-truecrypt/", 15),
         ("/funds/", 10),
     ],
 )
