@@ -295,8 +295,8 @@ Q_CLUSTER = {
     "name": "fundfill",
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     # timeout < retry; the outbox, not the broker, owns retrying.
-    "timeout": 30,
-    "retry": 90,
+    "timeout": int(os.environ.get("Q_TIMEOUT", "30")),
+    "retry": int(os.environ.get("Q_RETRY", "90")),
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,

@@ -256,6 +256,9 @@ def base_env(database, fakes):
         BLUESKY_HANDLE=HANDLE,
         BLUESKY_APP_PASSWORD=APP_PASSWORD,
         OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS),
+        # The lease must outlast the task timeout (check fundfill.E012), and retry come after both.
+        Q_TIMEOUT=str(LEASE_SECONDS - 3),
+        Q_RETRY=str(LEASE_SECONDS * 4),
         Q_WORKERS="2",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",  # receipts: not our subject
         LOG_LEVEL="INFO",  # the console channel's posts are log lines
