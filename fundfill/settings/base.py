@@ -382,6 +382,9 @@ BLUESKY_API_BASE = os.environ.get("BLUESKY_API_BASE", "")
 # (bounties/services/delivery.py); keep it above the slowest provider call.
 OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "60"))
 
+# Webhook endpoints may reach private and loopback addresses only when this is on (tests, one-box set-ups).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+
 # Follow requests per client address (django-ratelimit rate): each sends a confirmation email.
 FOLLOW_RATE_LIMIT = os.environ.get("FOLLOW_RATE_LIMIT", "20/h")
 
