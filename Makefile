@@ -22,7 +22,7 @@ run: install
 	@echo "  Logins: admin / fundfill-admin   editor / fundfill-editor   backers ada, grace, linus, radia, hedy, alan and claimants starbug, margaret / fundfill-backer"
 	@echo "  Stop with Ctrl-C."
 	@echo ""
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(VENV)/bin/honcho -f Procfile.dev start
 
 lint: install
 	$(VENV)/bin/ruff check .
