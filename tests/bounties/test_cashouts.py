@@ -41,12 +41,9 @@ from bounties.services.cashouts import (
 from bounties.services.deposits import deposit_checkout, deposit_create
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
-from tests.fakes.stripe_server import FakeStripe
+from tests.fakes.stripe_server import SECRET_KEY, WEBHOOK_SECRET, site_on_fake_stripe
 from tests.integration import errors_of, run_concurrently
 from tests.money import checkout_event, deliver, top_up
-
-SECRET_KEY = "sk_test_fake"
-WEBHOOK_SECRET = "whsec_test_fundfill_fake_0123456789"
 
 
 def balance(user) -> int:
@@ -341,20 +338,8 @@ def test_the_ledger_check_sees_a_cashout_whose_records_disagree_with_its_money(u
 @pytest.fixture
 def fake_stripe(settings):
     """A running fake Stripe with the site on `stripe`; the library's globals restored after."""
-    saved = {
-        name: getattr(stripe, name)
-        for name in ("api_key", "api_base", "default_http_client", "max_network_retries")
-    }
-    with FakeStripe(api_key=SECRET_KEY) as fake:
-        settings.PAYMENT_GATEWAY = "stripe"
-        settings.STRIPE_SECRET_KEY = SECRET_KEY
-        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-        settings.STRIPE_API_BASE = fake.url
-        try:
-            yield fake
-        finally:
-            for name, value in saved.items():
-                setattr(stripe, name, value)
+    with site_on_fake_stripe(settings) as fake:
+        yield fake
 
 
 def paid_on_stripe(fake, user, cents) -> Deposit:

@@ -8,7 +8,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import stripe
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -37,7 +36,7 @@ from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create
 from bounties.services.terms import terms_record
 from tests.factories import UserFactory
-from tests.fakes.stripe_server import FakeStripe
+from tests.fakes.stripe_server import site_on_fake_stripe
 from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
@@ -493,20 +492,8 @@ def test_odd_input_is_a_form_error_or_a_404_never_a_500(client, fund, claim, peo
 @pytest.fixture
 def fake_stripe(settings):
     """A running fake Stripe, with payouts going by Stripe; the library's globals restored after."""
-    saved = {
-        name: getattr(stripe, name)
-        for name in ("api_key", "api_base", "default_http_client", "max_network_retries")
-    }
-    with FakeStripe(api_key="sk_test_fake") as fake:
-        settings.PAYOUT_METHOD = "stripe"
-        settings.STRIPE_SECRET_KEY = "sk_test_fake"
-        settings.STRIPE_API_BASE = fake.url
-        stripe.max_network_retries = 0
-        try:
-            yield fake
-        finally:
-            for name, value in saved.items():
-                setattr(stripe, name, value)
+    with site_on_fake_stripe(settings, payouts=True, retries=0) as fake:
+        yield fake
 
 
 def test_a_winner_sets_up_a_stripe_payout_account_from_the_payout_page(client, user, fake_stripe):

@@ -56,12 +56,11 @@ from bounties.services.payouts import (
 from bounties.services.pledging import pledge_create
 from fundfill.checks import payout_settings
 from tests.factories import UserFactory
-from tests.fakes.stripe_server import FakeStripe
+from tests.fakes.stripe_server import site_on_fake_stripe
 from tests.integration import errors_of, run_concurrently
 from tests.money import top_up
 
 HOLD = timedelta(days=7)  # PAYOUT_HOLD_DAYS' default
-SECRET_KEY = "sk_test_fake"
 
 
 def award(winner, cents: int, *, fund, key: str = "award"):
@@ -433,22 +432,8 @@ def test_a_failed_payout_returns_the_money_to_the_payout_balance(requested, fina
 @pytest.fixture
 def fake_stripe(settings):
     """A running fake Stripe, with payouts going by Stripe; the library's globals restored after."""
-    saved = {
-        name: getattr(stripe, name)
-        for name in ("api_key", "api_base", "default_http_client", "max_network_retries")
-    }
-    with FakeStripe(api_key=SECRET_KEY) as fake:
-        settings.PAYMENT_GATEWAY = "stripe"
-        settings.PAYOUT_METHOD = "stripe"
-        settings.STRIPE_SECRET_KEY = SECRET_KEY
-        settings.STRIPE_WEBHOOK_SECRET = "whsec_test_fake"
-        settings.STRIPE_API_BASE = fake.url
-        stripe.max_network_retries = 0
-        try:
-            yield fake
-        finally:
-            for name, value in saved.items():
-                setattr(stripe, name, value)
+    with site_on_fake_stripe(settings, payouts=True, retries=0) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ import secrets
 import string
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -817,3 +818,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # quiet: tests read `requests` instead
         pass
+
+
+# The site's Stripe credentials while it talks to the fake.
+SECRET_KEY = "sk_test_fake"
+WEBHOOK_SECRET = "whsec_test_fundfill_fake_0123456789"
+LIBRARY_GLOBALS = ("api_key", "api_base", "default_http_client", "max_network_retries")
+
+
+@contextmanager
+def site_on_fake_stripe(settings, *, payouts: bool = False, retries: int | None = None):
+    """A running FakeStripe with the site on the `stripe` gateway pointed at it (pytest-django's
+    `settings`), payouts by Stripe too if asked; the stripe library's globals restored after."""
+    saved = {name: getattr(stripe, name) for name in LIBRARY_GLOBALS}
+    with FakeStripe(api_key=SECRET_KEY) as fake:
+        settings.PAYMENT_GATEWAY = "stripe"
+        settings.STRIPE_SECRET_KEY = SECRET_KEY
+        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+        settings.STRIPE_API_BASE = fake.url
+        if payouts:
+            settings.PAYOUT_METHOD = "stripe"
+        if retries is not None:
+            stripe.max_network_retries = retries
+        try:
+            yield fake
+        finally:
+            for name, value in saved.items():
+                setattr(stripe, name, value)

@@ -19,11 +19,9 @@ from bounties.models import Deposit, DepositStatus, Transfer, TransferKind, Webh
 from bounties.services.deposits import deposit_checkout, deposit_create
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
-from tests.fakes.stripe_server import FakeStripe
+from tests.fakes.stripe_server import SECRET_KEY, WEBHOOK_SECRET, site_on_fake_stripe
 
 WEBHOOK_URL = "/payments/stripe/webhook/"
-SECRET_KEY = "sk_test_fake"
-WEBHOOK_SECRET = "whsec_test_fundfill_fake_0123456789"
 SUCCESS_URL = "https://fundfill.example/wallet/?added=1"
 CANCEL_URL = "https://fundfill.example/wallet/add/"
 
@@ -31,20 +29,8 @@ CANCEL_URL = "https://fundfill.example/wallet/add/"
 @pytest.fixture
 def fake_stripe(settings):
     """A running fake Stripe with the site configured for it; the library's globals restored after."""
-    saved = {
-        name: getattr(stripe, name)
-        for name in ("api_key", "api_base", "default_http_client", "max_network_retries")
-    }
-    with FakeStripe(api_key=SECRET_KEY) as fake:
-        settings.PAYMENT_GATEWAY = "stripe"
-        settings.STRIPE_SECRET_KEY = SECRET_KEY
-        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-        settings.STRIPE_API_BASE = fake.url
-        try:
-            yield fake
-        finally:
-            for name, value in saved.items():
-                setattr(stripe, name, value)
+    with site_on_fake_stripe(settings) as fake:
+        yield fake
 
 
 def short_timeouts(*, retries: int, timeout: float = 1.5):
