@@ -29,6 +29,11 @@ def money_out_send():
     return cashouts.refunds_send_pending() + payouts.payouts_send_pending()
 
 
+def payout_send(payout_id: int):
+    """A Stripe payout, handed over once its request committed."""
+    return payouts.payouts_send(payout_id)
+
+
 def outbox_deliver(row_id: int):
     """One outbox row, nudged after its event committed (the sweep catches what a nudge missed)."""
     return delivery.deliver(row_id)

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_q.tasks import async_task
 from wagtail.log_actions import log
 
 from bounties import selectors
@@ -156,9 +157,8 @@ def _lock_accounts(user) -> dict[str, Account]:
 
 
 def _enqueue_send(payout_id: int):
-    from django_q.tasks import async_task  # the worker's broker; imported where it is used
-
-    async_task("bounties.services.payouts.payouts_send", payout_id)
+    """Hand the committed payout to the worker (the minute's sweep sends it if this nudge is lost)."""
+    async_task("bounties.tasks.payout_send", payout_id)
 
 
 def _lock_payout(payout_id: int) -> Payout:
