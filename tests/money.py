@@ -5,7 +5,7 @@
 - `sign` and `deliver` sign it with the real `stripe.WebhookSignature` scheme and feed it
   to `webhooks.receive`, so the real signature check and credit path run;
 - `top_up` is the one way a test puts money in a wallet: a deposit, then its signed
-  success event.
+  success event; `back` tops up and pledges it to a fund.
 """
 
 import json
@@ -17,6 +17,7 @@ import stripe
 from bounties.payments import webhook_secret
 from bounties.payments.webhooks import receive
 from bounties.services.deposits import deposit_create
+from bounties.services.pledging import pledge_create
 
 
 def checkout_event(
@@ -78,3 +79,9 @@ def top_up(user, cents: int):
     status, body = deliver(checkout_event(deposit))
     assert status == 200 and body["replay"] is False, body
     return deposit
+
+
+def back(user, fund, cents: int, key: str | None = None):
+    """Put `cents` in the wallet (`top_up`) and pledge them to `fund`: a backer, the way production makes one."""
+    top_up(user, cents)
+    return pledge_create(user=user, fund_id=fund.pk, amount_cents=cents, key=key or str(uuid.uuid4())).pledge

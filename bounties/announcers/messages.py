@@ -52,7 +52,9 @@ def message_for(event: str, payload: dict) -> Message | None:
         url = settings.SITE_URL + payload.get("path", "") if payload.get("path") else url
     elif event == "claim_submitted":
         claim = _claim(payload)
-        who = claim.user.get_username() if claim else "Someone"
+        if claim is None:
+            return None
+        who = claim.user.get_username()
         text = (
             f"{who} has claimed the bounty {title}. Backers vote until {claim.closes_at:%d %b %Y %H:%M} UTC."
         )

@@ -33,20 +33,14 @@ from bounties.payments.local_gateway import REFUND_FAILS_SUFFIX
 from bounties.selectors import balances
 from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.ledger import ledger_violations, wallet_for
-from bounties.services.pledging import pledge_create
 from bounties.services.terms import terms_record
 from tests.factories import UserFactory
 from tests.fakes.stripe_server import site_on_fake_stripe
-from tests.money import top_up
+from tests.money import back, top_up
 
 pytestmark = pytest.mark.django_db
 
 WORK = "https://example.com/audit-report.pdf"
-
-
-def back(user, fund, cents):
-    top_up(user, cents)
-    return pledge_create(user=user, fund_id=fund.pk, amount_cents=cents, key=str(uuid.uuid4())).pledge
 
 
 def redirects(response, url):

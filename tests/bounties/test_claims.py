@@ -1,6 +1,5 @@
 """Claims and money-weighted votes: the issue's worked examples, then each rule on its own."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -39,16 +38,11 @@ from bounties.services.claims import (
     vote_cast,
 )
 from bounties.services.ledger import escrow_for, ledger_violations
-from bounties.services.pledging import pledge_create, pledge_withdraw
+from bounties.services.pledging import pledge_withdraw
 from tests.factories import UserFactory
-from tests.money import top_up
+from tests.money import back
 
 WORK = "https://example.com/audit-report.pdf"
-
-
-def back(user, fund, cents):
-    top_up(user, cents)
-    return pledge_create(user=user, fund_id=fund.pk, amount_cents=cents, key=str(uuid.uuid4())).pledge
 
 
 def claim_on(fund, claimant, **kwargs):

@@ -22,9 +22,8 @@ from bounties.models import EmailPreference, Follower, Outbox, OutboxStatus
 from bounties.services import announcing
 from bounties.services.claims import claim_submit
 from bounties.services.delivery import deliver, deliver_due
-from bounties.services.pledging import pledge_create
 from tests.factories import UserFactory
-from tests.money import top_up
+from tests.money import back, top_up
 
 pytestmark = pytest.mark.django_db
 
@@ -37,11 +36,6 @@ def _site(settings):
     settings.ANNOUNCERS = "console"
     settings.FOLLOW_RATE_LIMIT = ""  # the per-IP limit has its own test, on its own address
     mail.outbox.clear()
-
-
-def back(user, fund, cents=5_000):
-    top_up(user, cents)
-    return pledge_create(user=user, fund_id=fund.pk, amount_cents=cents, key=str(uuid.uuid4())).pledge
 
 
 def follower(fund, email, **kwargs):
@@ -162,7 +156,7 @@ def test_follow_requests_from_one_network_are_limited(client, fund, settings):
 
 def test_news_reaches_followers_and_backers_with_list_headers(fund):
     backer = UserFactory(username="bea")
-    back(backer, fund)
+    back(backer, fund, 5_000)
     follower(fund, "fan@example.com")
     stage_news(fund)
     deliver_due()
@@ -195,7 +189,7 @@ def test_news_reaches_followers_and_backers_with_list_headers(fund):
 
 def test_a_backer_who_also_follows_gets_one_email(fund):
     backer = UserFactory(username="both")
-    back(backer, fund)
+    back(backer, fund, 5_000)
     follower(fund, "both@example.com", user=backer)
     stage_news(fund)
     deliver_due()
@@ -205,7 +199,7 @@ def test_a_backer_who_also_follows_gets_one_email(fund):
 
 def test_a_claim_reaches_backers_with_its_vote_link_and_deadline_but_not_followers(fund):
     backer = UserFactory(username="voter")
-    back(backer, fund)
+    back(backer, fund, 5_000)
     follower(fund, "fan@example.com")
     claim = claim_submit(
         user=UserFactory(username="claimant"), fund_id=fund.pk, statement="Done.", url="https://example.com/r"
@@ -235,7 +229,7 @@ def test_a_claim_reaches_backers_with_its_vote_link_and_deadline_but_not_followe
 
 def test_one_click_unsubscribe_without_login_stops_everything_after(fund):
     backer = UserFactory(username="leaver")
-    back(backer, fund)
+    back(backer, fund, 5_000)
     follower(fund, "fan@example.com")
     stage_news(fund)
     deliver_due()
@@ -275,7 +269,7 @@ def test_unsubscribe_get_asks_first_and_a_bad_token_is_refused(client, fund):
 
 def test_preferences_switch_off_claims_but_never_receipts(client, fund):
     backer = UserFactory(username="quiet")
-    back(backer, fund)
+    back(backer, fund, 5_000)
     client.force_login(backer)
     assertContains(client.get("/email/preferences/"), "always sent")
     client.post("/email/preferences/", {"news": "on", "outcomes": "on"})  # claims unticked

@@ -110,3 +110,7 @@ def test_a_pledge_landing_exactly_on_the_goal_stages_100_and_one_a_cent_short_do
         pledge_create(user=backer, fund_id=fund.pk, amount_cents=cents, key="k")
     assert not Outbox.objects.filter(fund_id=short.pk, event="milestone", payload__percent=100).exists()
     assert Outbox.objects.filter(fund_id=exact.pk, event="milestone", payload__percent=100).count() == 1
+
+
+def test_a_claim_event_naming_no_claim_says_nothing(fund):
+    assert message_for("claim_submitted", {"fund": fund.pk, "claim": 0}) is None

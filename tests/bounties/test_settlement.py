@@ -1,6 +1,5 @@
 """Settlement when nobody wins: each pledge by its backer's choice, under the terms it was made with."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -34,14 +33,9 @@ from bounties.services.ledger import escrow_for, ledger_violations
 from bounties.services.pledging import pledge_create
 from bounties.services.settlement import funds_settle, pledge_settle, settlement_choose
 from tests.factories import UserFactory
-from tests.money import top_up
+from tests.money import back
 
 PAST = timedelta(minutes=1)
-
-
-def back(user, fund, cents):
-    top_up(user, cents)
-    return pledge_create(user=user, fund_id=fund.pk, amount_cents=cents, key=str(uuid.uuid4())).pledge
 
 
 def escrow_passes(fund):

@@ -20,7 +20,6 @@ accounts and funds in id order).
 
 import collections
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -59,7 +58,7 @@ from bounties.services.pledging import PledgeOutcome, pledge_create, pledge_with
 from bounties.services.settlement import funds_settle, pledge_settle, settlement_choose
 from tests.factories import UserFactory
 from tests.integration import errors_of, run_concurrently
-from tests.money import checkout_event, deliver, top_up
+from tests.money import back, checkout_event, deliver, top_up
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
 
@@ -69,11 +68,6 @@ SETTLEMENT_KINDS = (TransferKind.REFUND, TransferKind.BENEFICIARY)
 
 def balance(account) -> int:
     return Account.objects.values_list("balance", flat=True).get(pk=account.pk)
-
-
-def back(user, fund, cents, key=None) -> Pledge:
-    top_up(user, cents)
-    return pledge_create(user=user, fund_id=fund.pk, amount_cents=cents, key=key or str(uuid.uuid4())).pledge
 
 
 def make_due(fund):

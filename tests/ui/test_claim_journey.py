@@ -8,7 +8,6 @@ so the browsers spend their time on the pages this journey is about.
 
 import shutil
 import tempfile
-import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -21,10 +20,9 @@ from selenium.webdriver.common.by import By
 from bounties.models import Claim, ClaimStatus, Fund, FundPage, FundStatus, Pledge, PledgeStatus
 from bounties.selectors import balances
 from bounties.services.ledger import ledger_violations, wallet_for
-from bounties.services.pledging import pledge_create
 from bounties.services.settlement import funds_settle
 from tests.factories import UserFactory
-from tests.money import top_up
+from tests.money import back
 from tests.ui.conftest import CHROMEDRIVER, Wait, chromium_options
 from tests.ui.test_backer_journey import log_in
 
@@ -44,11 +42,6 @@ def own_browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def back(user, fund, cents):
-    top_up(user, cents)
-    return pledge_create(user=user, fund_id=fund.pk, amount_cents=cents, key=str(uuid.uuid4())).pledge
 
 
 def vote(driver, wait, live_server, claim, decision, reason=""):
