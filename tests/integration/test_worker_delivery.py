@@ -600,8 +600,11 @@ def test_a_rolled_back_pledge_posts_nothing(fakes, database, base_env, events, c
     assert (result["left"], result["pledges"]) == (0, 0)  # nothing staged survived the rollback
 
     # The marker was committed after the rollback: once it is out everywhere, the worker had its turn.
+    # The rolled-back pledge's fund was published (committed) before it: its rows settle too, so that
+    # nothing of this test is still in flight when the next one counts the day's posts.
     marker_texts = expected_texts(marker, result["marker"], ["published"])
-    wait_for(lambda: all_sent(database, marker_texts), "the marker sent")
+    published = expected_texts(title, result["fund"], ["published"])
+    wait_for(lambda: all_sent(database, {**marker_texts, **published}), "the marker and the fund sent")
     reached = f"{title} has reached"
     assert fakes.posts(reached) == {"mastodon": [], "twitter": [], "bluesky": []}
     assert f"milestone:{result['fund']}:" not in cluster.log_text()
@@ -629,12 +632,28 @@ def test_fifty_concurrent_pledges_crossing_a_milestone_post_it_once_per_channel(
     )
 
 
-def test_a_daily_cap_defers_the_rest_and_says_so(fakes, database, base_env, events, cluster):
-    sent_today = query(
+def mastodon_posts_today(database):
+    """The day's Mastodon posts as the cap counts them, once no Mastodon row is on its way or due (an
+    earlier test's row still in flight would otherwise take the one post this test allows)."""
+
+    def quiet():
+        (busy,) = query(
+            database,
+            "SELECT count(*) FROM bounties_outbox WHERE channel = 'mastodon'"
+            " AND (status = 'sending' OR (status = 'pending' AND next_attempt_at <= now()))",
+        )[0]
+        return busy == 0
+
+    wait_for(quiet, "no Mastodon row on its way")
+    return query(
         database,
         "SELECT count(*) FROM bounties_outbox WHERE channel = 'mastodon' AND status = 'sent' AND sent_at >= %s",
         datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
     )[0][0]
+
+
+def test_a_daily_cap_defers_the_rest_and_says_so(fakes, database, base_env, events, cluster):
+    sent_today = mastodon_posts_today(database)
     # One more Mastodon post today; leases long enough to outlast the held answer below.
     env = {**base_env, "ANNOUNCE_DAILY_CAP": f"mastodon={sent_today + 1}", "OUTBOX_LEASE_SECONDS": "30"}
     cluster.ensure(env)
