@@ -183,6 +183,8 @@ def claim_submit(*, user, fund_id: int, statement: str, url: str, co_claimants=(
     team = _team(user, co_claimants)
     fund = lock_fund(fund_id)
     now = timezone.now()
+    if not fund.page.live:
+        raise FundNotOpen("This fund is not published, so it takes no claims.")
     if fund.status not in (FundStatus.OPEN, FundStatus.VOTING):
         raise FundNotOpen(f"This fund is {fund.get_status_display().lower()} and takes no more claims.")
     if now >= fund.page.escrow_until:

@@ -56,7 +56,11 @@ def lock_fund(fund_id) -> Fund:
 
 def require_open(fund: Fund):
     """Pledges are taken while the fund is open, and also while a claim is under vote (they carry no
-    weight on that claim, and an accepted claim is paid the whole escrow: the pledge page says so)."""
+    weight on that claim, and an accepted claim is paid the whole escrow: the pledge page says so).
+    A fund whose page is not live (a proposal under review, a fund taken down) takes nothing, whichever
+    door the pledge came through."""
+    if not fund.page.live:
+        raise FundNotOpen("This fund is not published, so it takes no pledges.")
     if fund.status not in (FundStatus.OPEN, FundStatus.VOTING):
         raise FundNotOpen(f"This fund is {fund.get_status_display().lower()} and no longer takes pledges.")
     if timezone.now() >= fund.page.pledge_deadline:

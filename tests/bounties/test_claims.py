@@ -418,3 +418,19 @@ def test_a_claim_keeps_the_voting_rules_it_was_submitted_under(fund, backers, cl
     later(claim, hours=72)
     claims_tally()
     assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.ACCEPTED  # 30 % ≥ its own 10 % quorum
+
+
+def test_a_fund_taken_down_takes_no_claim(fund):
+    """Unpublished after backers pledged (an editor took it down): the escrow waits for its date, and
+    nobody can open a vote on a page readers cannot see."""
+    backer = UserFactory(username="backer-of-taken-down")
+    back(backer, fund, 2_000)
+    fund.unpublish()
+    with pytest.raises(FundNotOpen, match="not published"):
+        claim_submit(
+            user=UserFactory(username="claimant-x"),
+            fund_id=fund.pk,
+            statement="Done.",
+            url="https://example.com/w",
+        )
+    assert not Claim.objects.exists()

@@ -73,3 +73,18 @@ def test_withdraw_returns_money_while_open_only(fund):
 def test_service_cannot_nest_inside_another_unit_of_work(fund, user):
     with pytest.raises(RuntimeError), transaction.atomic():
         pledge_create(user=user, fund_id=fund.pk, amount_cents=100, key="nested")
+
+
+def test_a_fund_that_is_not_published_takes_no_pledge_whatever_the_door(make_fund):
+    """A creator's proposal under review (or a fund an editor unpublished) has a `Fund` row that
+    says "open": the web and API doors hide it, and the service refuses it too, so no other
+    caller (a card pledge completing later, a script, a future door) can put money into it."""
+    draft = make_fund(title="Proposal under review", live=False)
+    carol = UserFactory(username="carol")
+    top_up(carol, 5_000)
+    with pytest.raises(FundNotOpen) as refused:
+        pledge_create(user=carol, fund_id=draft.pk, amount_cents=2_500, key="draft")
+    assert "not published" in refused.value.user_message
+    assert wallet_for(carol).balance == 5_000
+    assert not Pledge.objects.exists()
+    assert ledger_violations() == []
