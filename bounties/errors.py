@@ -279,3 +279,58 @@ class PayoutAccountMissing(BountiesError):
     default_message = (
         "Set up your Stripe payout account first: payouts are sent there once Stripe has enabled it."
     )
+
+
+# --- Creators' proposals, news and terms (no money is involved: the messages say nothing of it) ---
+
+
+class ProposalError(BountiesError):
+    """Base for refusals of a creator's proposal, news post or terms change."""
+
+    @property
+    def user_message(self):
+        return self.message
+
+
+class ProposalInvalid(ProposalError):
+    """A field of the proposal breaks a rule; `details.fields` maps each field to its messages."""
+
+    code = "invalid_proposal"
+    default_message = "Some fields need another look."
+
+    def __init__(self, message=None, *, fields: dict[str, list[str]]):
+        super().__init__(message, fields=fields)
+        self.fields = fields
+
+    @classmethod
+    def from_validation(cls, error):
+        return cls(fields=error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages})
+
+
+class ProposalLimit(ProposalError):
+    """The creator already has as many proposals in review as the site allows."""
+
+    code = "too_many_proposals"
+    status = 409
+
+
+class ProposalNotEditable(ProposalError):
+    """The proposal is with an editor (or live): it can be changed only when changes were requested."""
+
+    code = "proposal_not_editable"
+    status = 409
+
+
+class TermsLocked(ProposalError):
+    """An editor's unpublished changes to the fund are pending: publishing terms now would publish them."""
+
+    code = "terms_locked"
+    status = 409
+
+
+class NotYourFund(ProposalError):
+    """No such fund or proposal, or it is not the signed-in creator's."""
+
+    code = "not_found"
+    status = 404
+    default_message = "No such fund of yours."

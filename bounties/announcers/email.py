@@ -34,7 +34,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from bounties.announcers.messages import Message, message_for
-from bounties.announcers.registry import PRIVATE_EVENTS, audience, sender
+from bounties.announcers.registry import PRIVATE_EVENTS, PROPOSAL_EVENTS, audience, sender
 from bounties.models import Follower, FundPage, Outbox, PledgeStatus
 from bounties.money import format_cents
 
@@ -213,9 +213,37 @@ def _receipt(event: str, payload: dict) -> Message | None:
         text, url = f"{amount} from your wallet is on its way back to your card.", site + reverse("wallet")
     elif event == "payout_receipt":
         text, url = f"Your payout of {amount} has been sent.", site + reverse("payouts")
+    elif event in PROPOSAL_EVENTS:
+        return _proposal_message(event, payload)
     else:
         return None
     return Message(text=text, url=url, subject=f"Fundfill receipt: {text}"[:150])
+
+
+def _proposal_message(event: str, payload: dict) -> Message:
+    """Each step of a creator's proposal (or news post) in review, with where to go next."""
+    what = "news post" if payload.get("kind") == "news" else "proposal"
+    title = payload.get("title", "")
+    dashboard = settings.SITE_URL + reverse("my_funds")
+    if event == "proposal_submitted":
+        text = f'Your {what} "{title}" is with our editors. We will email you when they have read it.'
+        url, subject = dashboard, f"Fundfill: your {what} is in review"
+    elif event == "proposal_changes_requested":
+        comment = (payload.get("comment") or "").strip() or "(no comment)"
+        text = f'An editor asked for changes to your {what} "{title}": {comment}'
+        url = (
+            settings.SITE_URL + reverse("proposal_edit", args=[payload["page"]])
+            if what == "proposal"
+            else dashboard
+        )
+        subject = f"Fundfill: changes requested to your {what}"
+    elif payload.get("live"):
+        text = f'Your {what} "{title}" is approved and live.'
+        url, subject = settings.SITE_URL + (payload.get("path") or "/"), f"Fundfill: your {what} is live"
+    else:
+        text = f'Your {what} "{title}" is approved. It goes live on {payload.get("go_live_at", "its scheduled date")}.'
+        url, subject = dashboard, f"Fundfill: your {what} is approved"
+    return Message(text=text, url=url, subject=subject[:150])
 
 
 # The sender.

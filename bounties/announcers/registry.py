@@ -70,5 +70,7 @@ def social(*, key: str, event: str, fund_id: int | None, payload: dict) -> list[
     ]
 
 
-# Events about one person's own money: emailed to them as receipts, never announced.
-PRIVATE_EVENTS = {"deposit_received", "pledge_receipt", "cashout", "payout_receipt"}
+# Events about one person's own money, or their own proposal's review: emailed to them alone
+# (never switched off, no unsubscribe link), never announced.
+PROPOSAL_EVENTS = {"proposal_submitted", "proposal_changes_requested", "proposal_approved"}
+PRIVATE_EVENTS = {"deposit_received", "pledge_receipt", "cashout", "payout_receipt"} | PROPOSAL_EVENTS

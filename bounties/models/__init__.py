@@ -1,4 +1,5 @@
 from .claims import Claim, Claimant, ClaimStatus, ClaimWeight, EventKind, TimelineEvent, Vote
+from .creators import CreatorSettings
 from .follows import EmailPreference, Follower, WebhookEndpoint
 from .funds import Fund, FundStatus
 from .ledger import Account, AccountKind, Entry, Transfer, TransferKind
@@ -18,6 +19,7 @@ __all__ = [
     "ClaimWeight",
     "Claimant",
     "ConnectedAccount",
+    "CreatorSettings",
     "Deposit",
     "DepositStatus",
     "EmailPreference",

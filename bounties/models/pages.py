@@ -100,6 +100,11 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     summary = models.CharField(
         max_length=300, help_text="One or two sentences: shown in lists and link previews."
     )
+    acceptance_criteria = models.TextField(
+        "what counts as done",
+        blank=True,
+        help_text="The test a claim must pass, in plain words: backers vote against it.",
+    )
     body = StreamField(BodyBlock(), blank=True)
     image = models.ForeignKey(
         "wagtailimages.Image",
@@ -149,11 +154,13 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     search_fields = Page.search_fields + [
         index.SearchField("summary"),
+        index.SearchField("acceptance_criteria"),
         index.SearchField("body"),
     ]
 
     content_panels = Page.content_panels + [
         FieldPanel("summary"),
+        FieldPanel("acceptance_criteria"),
         FieldPanel("image"),
         FieldPanel("body"),
         MultiFieldPanel(
