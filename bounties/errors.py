@@ -334,3 +334,14 @@ class NotYourFund(ProposalError):
     code = "not_found"
     status = 404
     default_message = "No such fund of yours."
+
+
+class CreatorRateLimited(RateLimited):
+    """Too many proposals, news posts or terms changes from one creator in an hour."""
+
+    retry_after = 3600
+    default_message = "You have sent a lot of proposals and posts in the last hour. Try again in an hour."
+
+    @property
+    def user_message(self):
+        return self.message

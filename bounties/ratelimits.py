@@ -1,4 +1,5 @@
-"""Per-backer limits on pledging (RELIABILITY T25), counted in the shared cache by django-ratelimit.
+"""Per-user limits on pledging (RELIABILITY T25) and on creators' posts, counted in the shared cache
+by django-ratelimit.
 
 One counter for the pledge page and the API, so a script cannot get around it by switching
 channels. A replay counts too: the limit is far above what a person pledges in a minute.
@@ -7,7 +8,7 @@ channels. A replay counts too: the limit is far above what a person pledges in a
 from django.conf import settings
 from django_ratelimit.core import is_ratelimited
 
-from bounties.errors import RateLimited
+from bounties.errors import CreatorRateLimited, RateLimited
 
 
 def check_pledge_rate(request):
@@ -16,3 +17,11 @@ def check_pledge_rate(request):
     rate = settings.PLEDGE_RATE_LIMIT
     if rate and is_ratelimited(request, group="pledge", key="user", rate=rate, method="POST", increment=True):
         raise RateLimited()
+
+
+def check_creator_rate(request):
+    """Raise RateLimited when this creator's proposals, resubmissions, news posts and terms changes in
+    the last hour are over `CREATOR_RATE_LIMIT` (web and API count together)."""
+    rate = settings.CREATOR_RATE_LIMIT
+    if rate and is_ratelimited(request, group="creator", key="user", rate=rate, method="POST", increment=True):
+        raise CreatorRateLimited()

@@ -273,3 +273,74 @@ def standing(*, claim: Claim, user) -> Standing:
 def terms_history(*, fund_id: int) -> QuerySet[FundTerms]:
     """The fund's terms as they changed, oldest first (pledges and claims keep the terms of their day)."""
     return FundTerms.objects.filter(fund_id=fund_id).order_by("effective_at", "pk")
+
+
+# --- Creators' proposals ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A creator's fund as their dashboard and `GET /api/v1/me/proposals/` show it."""
+
+    page: FundPage
+    # draft, in_review, changes_requested, approved (scheduled to go live), live, cancelled, unpublished
+    status: str
+    comment: str  # the editor's comment when changes were requested
+    submitted_at: datetime | None
+    go_live_at: datetime | None
+
+    @property
+    def editable(self) -> bool:
+        return self.status == "changes_requested"
+
+
+def proposals(*, user, page_id: int | None = None) -> list[Proposal]:
+    """The funds `user` created (owns), newest first, each with where it stands in "Fund review"."""
+    from wagtail.models import WorkflowState
+
+    pages = (
+        FundPage.objects.filter(owner=user)
+        .select_related("fund")
+        .order_by("-latest_revision_created_at", "-pk")
+    )
+    if page_id is not None:
+        pages = pages.filter(pk=page_id)
+    pages = list(pages)
+    states: dict[str, WorkflowState] = {}
+    for state in (
+        WorkflowState.objects.filter(
+            object_id__in=[str(page.pk) for page in pages], base_content_type__model="page"
+        )
+        .select_related("current_task_state")
+        .order_by("created_at", "pk")
+    ):
+        states[state.object_id] = state  # the latest workflow state of each page
+    return [_proposal(page, states.get(str(page.pk))) for page in pages]
+
+
+def _proposal(page: FundPage, state) -> Proposal:
+    from wagtail.models import WorkflowState
+
+    task_state = state.current_task_state if state else None
+    comment, go_live_at = "", None
+    if page.live:
+        status = "live"
+    elif state is None:
+        status = "unpublished" if page.first_published_at else "draft"
+    elif state.status == WorkflowState.STATUS_IN_PROGRESS:
+        status = "in_review"
+    elif state.status == WorkflowState.STATUS_NEEDS_CHANGES:
+        status, comment = "changes_requested", (task_state.comment if task_state else "")
+    elif state.status == WorkflowState.STATUS_APPROVED:
+        scheduled = page.scheduled_revision  # approved with a go-live date still ahead
+        go_live_at = scheduled.approved_go_live_at if scheduled else None
+        status = "approved" if go_live_at else "unpublished"
+    else:
+        status = "cancelled"
+    return Proposal(
+        page=page,
+        status=status,
+        comment=comment or "",
+        submitted_at=state.created_at if state else None,
+        go_live_at=go_live_at,
+    )

@@ -5,7 +5,7 @@ Included before Wagtail's catch-all, so `/funds/<id>/pledge/` is ours, not a pag
 
 from django.urls import path
 
-from bounties import views, views_claims, views_follow
+from bounties import views, views_claims, views_follow, views_proposals
 from bounties.announcement_feed import fund_announcements_feed
 from bounties.payments import webhooks
 
@@ -27,6 +27,12 @@ urlpatterns = [
     path("wallet/cashout/", views_claims.cashout_view, name="cashout"),
     path("wallet/payouts/", views_claims.payouts_view, name="payouts"),
     path("wallet/payouts/connect/", views_claims.payout_connect_view, name="payout_connect"),
+    # Creators: start a fund, their dashboard, resubmitting, news and terms (bounties/views_proposals.py).
+    path("start-a-fund/", views_proposals.fund_start_view, name="fund_start"),
+    path("my/funds/", views_proposals.my_funds_view, name="my_funds"),
+    path("my/funds/<int:page_id>/edit/", views_proposals.proposal_edit_view, name="proposal_edit"),
+    path("my/funds/<int:fund_id>/news/", views_proposals.news_create_view, name="fund_news_create"),
+    path("my/funds/<int:fund_id>/terms/", views_proposals.terms_change_view, name="fund_terms_change"),
     # Following by email, unsubscribing, preferences, and the announcements feed (bounties/views_follow.py).
     path("funds/<int:fund_id>/follow/", views_follow.follow_view, name="fund_follow"),
     path("funds/<str:slug>/announcements.atom", fund_announcements_feed, name="fund_announcements"),

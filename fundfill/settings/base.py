@@ -387,6 +387,9 @@ WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 # Follow requests per client address (django-ratelimit rate): each sends a confirmation email.
 FOLLOW_RATE_LIMIT = os.environ.get("FOLLOW_RATE_LIMIT", "20/h")
+# Proposals, resubmissions, news posts and terms changes a creator may send, web and API together
+# (bounties/ratelimits.py); the cap on proposals in review is the "Creators" site setting.
+CREATOR_RATE_LIMIT = os.environ.get("CREATOR_RATE_LIMIT", "10/h")
 
 # Announcements: at most this many posts a day per channel ("twitter=50,bluesky=200"; X bills
 # per post); the rest wait for the next day, which the outbox admin says (bounties/services/delivery.py).
