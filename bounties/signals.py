@@ -96,9 +96,8 @@ def review_approved(sender, instance, user=None, **kwargs):
         return
     page.refresh_from_db()
     _, _, path = page.get_url_parts() or (None, None, "")
-    scheduled = (
-        instance.current_task_state.revision.approved_go_live_at if instance.current_task_state else None
-    )
+    revision = page.scheduled_revision  # approved with a go-live date still ahead
+    scheduled = revision.approved_go_live_at if revision else None
     _stage_step(
         "proposal_approved",
         f"proposal:{page.pk}:approved:{instance.pk}",

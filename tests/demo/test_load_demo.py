@@ -75,7 +75,12 @@ def test_load_demo_builds_the_site(client):
     assert all(fund.image_id and fund.summary for fund in funds)
     # Every fund has its money-side row; the demo backers' pledges went through the real
     # services, so every demo fund has money in escrow and the books balance.
-    assert set(Fund.objects.values_list("page_id", flat=True)) == {fund.pk for fund in funds}
+    # The creator's proposal has its row too, and waits in review: not live, no money.
+    (proposal,) = FundPage.objects.filter(live=False)
+    assert (proposal.owner.username, proposal.current_workflow_state.workflow.name) == ("dora", "Fund review")
+    assert proposal.state.pledged_cents == 0
+    assert "dora / fundfill-backer" in output
+    assert set(Fund.objects.values_list("page_id", flat=True)) == {fund.pk for fund in funds} | {proposal.pk}
     assert all(fund.state.pledged_cents > 0 and fund.state.backer_count > 0 for fund in funds)
     assert ledger_violations() == []
     # The homepage features one of the demo funds, and says so.

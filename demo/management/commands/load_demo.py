@@ -1,7 +1,8 @@
 """Build the demo site: homepage, fund index, funds with news, an admin and an editor,
 backers and their pledges, and the claim cycle: a fund with a claim under vote (votes
 cast, one a rejection with its reason) and a fund whose claim was accepted and whose
-escrow was paid to the winner's payout balance. Money moves only through the services.
+escrow was paid to the winner's payout balance; and a creator's proposal waiting in
+"Fund review". Money moves only through the services.
 
 Idempotent: anything that already exists (matched by slug, username, pledge key, or
 the claimant's claim on the fund and each backer's vote on it) is left as it is, so
@@ -36,7 +37,24 @@ from bounties.payments.local_gateway import SUCCESS_CARD, LocalGateway
 from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.deposits import deposit_create
 from bounties.services.pledging import pledge_create
+from bounties.services.proposals import fund_review, proposal_submit
 from home.models import HomePage
+
+# A creator's proposal, left in review (the pledge deadline and escrow date are set from today).
+CREATOR = "dora"
+PROPOSAL = {
+    "title": "Port Signal's reproducible builds to F-Droid",
+    "acceptance_criteria": "F-Droid ships a Signal build that reproduces bit for bit from the tagged source.",
+    "summary": "A bounty for making Signal's Android build reproducible on F-Droid's build servers.",
+    "description": "Signal publishes reproducible builds for Google Play only.\n\nThis fund pays whoever gets "
+    "F-Droid's build to match.",
+    "goal_cents": 8_000_00,
+    "failure_policy": "refund",
+    "beneficiary_name": "",
+    "vote_window_hours": 96,
+    "quorum_percent": 20,
+    "hashtag": "ReproducibleBuilds",
+}
 
 ADMIN_PASSWORD = "fundfill-admin"
 BACKER_PASSWORD = "fundfill-backer"
@@ -175,6 +193,7 @@ class Command(BaseCommand):
                 self.ensure_backer(username, deposit_cents, pledges)
             for slug, claimant, statement, url, votes in CLAIMS:
                 self.ensure_claim(slug, claimant, statement, url, votes)
+            self.ensure_proposal()
         self.stdout.write(self.style.SUCCESS("Demo content ready."))
         self.stdout.write(f"  Admin:  admin / {ADMIN_PASSWORD}{'' if admin_created else ' (existing)'}")
         self.stdout.write(f"  Editor: editor / {EDITOR_PASSWORD}{'' if editor_created else ' (existing)'}")
@@ -183,6 +202,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  Backers: {names} / {BACKER_PASSWORD}")
             claimants = ", ".join(claimant for _, claimant, _, _, _ in CLAIMS)
             self.stdout.write(f"  Claimants: {claimants} / {BACKER_PASSWORD}")
+            self.stdout.write(f"  Creator with a proposal in review: {CREATOR} / {BACKER_PASSWORD}")
 
     def ensure_home(self):
         site = Site.objects.filter(is_default_site=True).first()
@@ -220,7 +240,26 @@ class Command(BaseCommand):
             )
             home.add_child(instance=index)
             index.save_revision().publish()
+        fund_review()  # creators' proposals under the index go to the "Fund review" workflow
         return index
+
+    def ensure_proposal(self):
+        """A creator's proposal waiting in "Fund review", for the editor to approve or send back."""
+        User = get_user_model()
+        creator = User.objects.filter(username=CREATOR).first()
+        if creator is None:
+            creator = User.objects.create_user(CREATOR, f"{CREATOR}@fundfill.example", BACKER_PASSWORD)
+        if FundPage.objects.filter(owner=creator).exists():
+            return
+        now = timezone.now().replace(minute=0, second=0, microsecond=0)
+        proposal_submit(
+            user=creator,
+            fields={
+                **PROPOSAL,
+                "pledge_deadline": now + timedelta(days=45),
+                "escrow_until": now + timedelta(days=120),
+            },
+        )
 
     def ensure_fund(self, index, spec):
         fund = FundPage.objects.filter(slug=spec["slug"]).first()
