@@ -46,3 +46,66 @@
         window.setInterval(refresh, LIVE_EVERY_MS);
     }
 })();
+
+// --- Proposal preview (start a fund, edit a proposal) ---------------------------------------------
+// Fills the card in #proposal-preview from #proposal-form as the creator types. The server never
+// reads the preview: without this script the card stays hidden and the form works the same.
+(function () {
+    "use strict";
+
+    var form = document.getElementById("proposal-form");
+    var preview = document.getElementById("proposal-preview");
+    if (!form || !preview) { return; }
+
+    var slot = function (name) { return preview.querySelector("[data-preview=" + name + "]"); };
+    var value = function (name) {
+        var input = form.elements.namedItem(name);
+        return input && input.value ? input.value.trim() : "";
+    };
+    var show = function (name, text) {
+        var el = slot(name);
+        if (el) { el.textContent = text || el.dataset.empty || ""; }
+    };
+    // "$1,000.50" as the server would read it (bounties.money.parse_dollars); anything else as typed.
+    var dollars = function (text) {
+        var raw = text.replace(/^\$/, "").replace(/,/g, "");
+        if (!/^[0-9]*(\.[0-9]{0,2})?$/.test(raw) || raw === "" || raw === ".") { return text; }
+        var cents = Math.round(parseFloat(raw) * 100);
+        var whole = Math.floor(cents / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+        var part = cents % 100;
+        return "$" + whole + (part ? "." + (part < 10 ? "0" : "") + part : "");
+    };
+    var when = function (text) {
+        var date = text ? new Date(text) : null;  // datetime-local: the reader's own clock
+        if (!date || isNaN(date.getTime())) { return text; }
+        return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    };
+    var imageUrl = null;
+
+    var update = function () {
+        show("title", value("title"));
+        show("summary", value("summary"));
+        show("acceptance_criteria", value("acceptance_criteria"));
+        show("goal", value("goal") ? dollars(value("goal")) : "");
+        show("pledge_deadline", when(value("pledge_deadline")));
+        var file = form.elements.namedItem("image");
+        var img = slot("image");
+        if (img && file && file.files) {
+            if (imageUrl) { URL.revokeObjectURL(imageUrl); imageUrl = null; }
+            if (file.files.length && window.URL && URL.createObjectURL) {
+                imageUrl = URL.createObjectURL(file.files[0]);
+                img.src = imageUrl;
+                img.hidden = false;
+            } else {
+                img.removeAttribute("src");
+                img.hidden = true;
+            }
+        }
+    };
+
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    preview.hidden = false;
+    update();
+})();
+// --- End of proposal preview ------------------------------------------------------------------
