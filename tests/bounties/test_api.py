@@ -178,6 +178,8 @@ def test_without_a_token_or_with_a_bad_one_answers_401():
             ("post", "/api/v1/funds/1/pledges/"),
             ("get", "/api/v1/me/pledges/"),
             ("delete", "/api/v1/pledges/1/"),
+            ("post", "/api/v1/funds/"),
+            ("get", "/api/v1/me/proposals/"),
         ]:
             response = getattr(client, method)(url, {"amount_cents": 100}, format="json")
             assert_error(response, 401, "not_authenticated")
@@ -624,6 +626,8 @@ API_PATHS = {
     "/api/v1/pledges/{id}/settlement/",
     "/api/v1/wallet/cashouts/",
     "/api/v1/payouts/",
+    # Creators' proposals (tests/bounties/test_api_proposals.py).
+    "/api/v1/me/proposals/",
 }
 
 
