@@ -13,9 +13,10 @@ from django import forms
 from django.utils.html import strip_tags
 from wagtail.images.fields import WagtailImageField
 
+from bounties.errors import InvalidAmount
 from bounties.forms import AmountField
 from bounties.models import FailurePolicy
-from bounties.money import format_cents
+from bounties.money import check_amount, format_cents, parse_dollars
 from bounties.services.proposals import GOAL_MAX_CENTS, PROPOSAL_FIELDS, TERMS_FIELDS
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
@@ -29,6 +30,22 @@ def datetime_field(label, **kwargs):
         error_messages={"invalid": "Enter a date and time, like 2026-12-31 18:00."},
         **kwargs,
     )
+
+
+class GoalField(AmountField):
+    """`AmountField` in a proposal's words: no money moves when a goal is refused, so none is mentioned."""
+
+    def __init__(self, **kwargs):
+        refused = InvalidAmount().message
+        kwargs.setdefault("error_messages", {"required": refused, "null_characters_not_allowed": refused})
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = forms.CharField.clean(self, value)
+        try:
+            return check_amount(parse_dollars(text), maximum=self.maximum)
+        except InvalidAmount as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
 
 
 class TermsFields(forms.Form):
@@ -85,7 +102,7 @@ class ProposalForm(TermsFields):
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text="Why this matters and what the money pays for. Leave a blank line between paragraphs.",
     )
-    goal = AmountField(label="Goal", maximum=GOAL_MAX_CENTS, help_text="In dollars, like 5000.")
+    goal = GoalField(label="Goal", maximum=GOAL_MAX_CENTS, help_text="In dollars, like 5000.")
     pledge_deadline = datetime_field("Pledge deadline", help_text="Pledges are taken until this moment.")
 
     hashtag = forms.CharField(

@@ -96,6 +96,9 @@
                 imageUrl = URL.createObjectURL(file.files[0]);
                 img.src = imageUrl;
                 img.hidden = false;
+            } else if (img.dataset.initial) {
+                img.src = img.dataset.initial;  // the image the proposal already has
+                img.hidden = false;
             } else {
                 img.removeAttribute("src");
                 img.hidden = true;

@@ -156,12 +156,14 @@ def test_invalid_input_is_shown_next_to_its_field_and_creates_nothing(client, cr
     assert not FundPage.objects.filter(owner=creator).exists()
 
 
-def test_invalid_goal_wording(client, creator):
-    # The amount field's own words (bounties.money), whatever they are, next to the goal.
+def test_a_goal_that_is_not_an_amount_says_so_in_a_proposals_words(client, creator):
     client.force_login(creator)
     response = client.post("/start-a-fund/", form_data(goal="abc"))
     form = response.context["form"]
     assert set(form.errors) == {"goal"}
+    assert form.errors["goal"] == [
+        "Enter an amount in dollars and cents, like 25 or 25.50."
+    ]  # no "No money moved"
 
 
 def test_a_goal_below_the_sites_minimum_is_the_services_refusal_on_the_goal(client, creator):
@@ -246,6 +248,18 @@ def test_the_dashboard_follows_the_review_and_a_resubmit_resumes_it(client, crea
     assertContains(response, f'href="{page.url}"')
     assertContains(response, f'href="/my/funds/{page.pk}/news/">Post news</a>')
     assertContains(response, f'href="/my/funds/{page.pk}/terms/">Change terms</a>')
+
+
+def test_the_edit_form_previews_the_image_the_proposal_has_and_keeps_it(client, creator, editor):
+    client.force_login(creator)
+    client.post("/start-a-fund/", {**form_data(), "image": png()})
+    page = FundPage.objects.get(owner=creator)
+    image = page.image
+    page.current_workflow_state.current_task_state.reject(user=editor, comment="Shorter summary")
+    assertContains(client.get(f"/my/funds/{page.pk}/edit/"), 'data-initial="')
+    client.post(f"/my/funds/{page.pk}/edit/", form_data(summary="An audit of the heartbeat code."))
+    page.refresh_from_db()
+    assert page.get_latest_revision_as_object().image == image  # no new file: the image stays
 
 
 def test_an_invalid_resubmit_is_shown_on_the_form_and_keeps_the_review_waiting(client, creator, editor):
