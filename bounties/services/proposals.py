@@ -107,7 +107,7 @@ def proposal_submit(*, user, fields: dict, image=None, now=None) -> Submitted:
             raise ProposalLimit(
                 f"You already have {limit} proposals waiting for review. Wait for an editor's answer on one of them."
             )
-        index = FundIndexPage.objects.live().first()
+        index = FundIndexPage.objects.live().first()  # add_child locks it (treebeard)
         if index is None:
             raise ProposalNotEditable("The site takes no proposals yet: it has no list of funds.")
         page = FundPage(owner=user, live=False)

@@ -23,6 +23,7 @@ from bounties.errors import (
 )
 from bounties.models import CreatorSettings, FundPage, FundTerms, FundUpdatePage, Outbox, Pledge
 from bounties.services.claims import claim_submit, vote_cast
+from bounties.services.delivery import deliver_due
 from bounties.services.proposals import (
     FUND_REVIEW,
     news_post,
@@ -354,3 +355,32 @@ def test_news_and_terms_need_a_live_fund(fund_index, creator):
         news_post(user=creator, fund_id=submitted.page.pk, title="Early", body="Too early.")
     with pytest.raises(ProposalNotEditable):
         terms_change(user=creator, fund_id=submitted.page.pk, fields={"quorum_percent": 20})
+
+
+def test_each_review_step_reaches_the_creators_inbox_with_where_to_go_next(fund_index, creator, editor):
+    submitted = proposal_submit(user=creator, fields=proposal_fields())
+    submitted.workflow_state.current_task_state.reject(
+        user=editor, comment="Say which versions are in scope."
+    )
+    mail.outbox.clear()
+    deliver_due()
+
+    to_carol = [m for m in mail.outbox if m.to == ["carol@example.com"]]
+    assert [m.subject for m in to_carol] == [
+        "Fundfill: your proposal is in review",
+        "Fundfill: changes requested to your proposal",
+    ]
+    changes = to_carol[1]
+    edit_url = f"/my/funds/{submitted.page.pk}/edit/"
+    assert "Say which versions are in scope." in changes.body and edit_url in changes.body
+    assert edit_url in changes.alternatives[0][0]
+    # About their own proposal: a receipt-like email, no list unsubscribe.
+    assert "List-Unsubscribe" not in changes.message()
+    assert all(row.status == "sent" for row in Outbox.objects.filter(channel="email"))
+
+
+def test_creators_have_no_way_into_the_admin(client, fund_index, creator):
+    proposal_submit(user=creator, fields=proposal_fields())
+    client.force_login(creator)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
