@@ -135,11 +135,31 @@ def test_changes_requested_show_the_editors_comment(carol, editor):
     assert_error(APIClient().get(f"/api/v1/funds/{page_id}/"), 404, "not_found")
 
 
-def test_my_proposals_are_only_mine(carol, fund_index):
-    propose(carol)
+def test_a_beneficiary_and_the_voting_rules_are_kept(carol):
+    response = propose(
+        carol,
+        failure_policy="beneficiary",
+        beneficiary_name="The OpenSSL Foundation",
+        vote_window_hours=24 * 14,
+        quorum_percent=0,
+    )
+
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert (answer["failure_policy"], answer["beneficiary_name"]) == ("beneficiary", "The OpenSSL Foundation")
+    assert (answer["vote_window_hours"], answer["quorum_percent"]) == (336, 0)
+
+
+def test_my_proposals_are_only_mine_newest_first_and_paged(carol, fund_index):
+    first = propose(carol).json()["id"]
+    second = propose(carol, title="Fuzz the parser").json()["id"]
     dave = UserFactory(username="dave")
     assert mine(dave) == []
-    assert len(mine(carol)) == 1
+
+    assert [answer["id"] for answer in mine(carol)] == [second, first]
+    page = client_for(carol).get(MINE, {"limit": 1}).json()
+    assert (page["count"], [answer["id"] for answer in page["results"]]) == (2, [second])
+    assert_error(client_for(carol).get(MINE, {"limit": "x"}), 400, "invalid_pagination")
 
 
 # --- Refusals ----------------------------------------------------------------------------------------
@@ -164,6 +184,7 @@ INVALID = [
     pytest.param(proposal(quorum_percent=101), "quorum_percent", id="quorum-over-100"),
     pytest.param(proposal(pledge_deadline="next week"), "pledge_deadline", id="deadline-not-a-date"),
     pytest.param(proposal(pledge_deadline="9999-12-31T23:59:59Z"), "pledge_deadline", id="deadline-far"),
+    pytest.param(proposal(escrow_until=1_900_000_000), "escrow_until", id="escrow-as-a-number"),
     pytest.param(
         proposal(pledge_deadline=(timezone.now() + timedelta(hours=2)).isoformat()),
         "pledge_deadline",
