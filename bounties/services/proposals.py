@@ -271,7 +271,7 @@ def _validate(page: FundPage, *, now=None, creating=True):
         if not now + DEADLINE_MIN <= page.pledge_deadline <= now + DEADLINE_MAX:
             errors["pledge_deadline"] = ["The pledge deadline must be between a day and a year from now."]
     if page.pledge_deadline and page.escrow_until and not errors.get("escrow_until"):
-        if page.escrow_until > page.pledge_deadline + ESCROW_MAX_AFTER_DEADLINE:
+        if page.escrow_until - page.pledge_deadline > ESCROW_MAX_AFTER_DEADLINE:  # no overflow near year 9999
             errors["escrow_until"] = ["The escrow date must be within two years of the pledge deadline."]
         if not creating and page.escrow_until < now:
             errors["escrow_until"] = ["The escrow date must be in the future."]

@@ -384,3 +384,12 @@ def test_creators_have_no_way_into_the_admin(client, fund_index, creator):
     client.force_login(creator)
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_dates_at_the_end_of_the_calendar_are_refused_in_words(fund_index, creator):
+    """Year 9999: the site's own arithmetic on the dates must not overflow into a 500."""
+    far = timezone.now().replace(year=9999, month=12, day=30)
+    with pytest.raises(ProposalInvalid) as refused:
+        proposal_submit(user=creator, fields=proposal_fields(pledge_deadline=far, escrow_until=far))
+    assert "pledge_deadline" in refused.value.fields
+    assert not FundPage.objects.exists()
