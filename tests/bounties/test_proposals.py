@@ -393,3 +393,26 @@ def test_dates_at_the_end_of_the_calendar_are_refused_in_words(fund_index, creat
         proposal_submit(user=creator, fields=proposal_fields(pledge_deadline=far, escrow_until=far))
     assert "pledge_deadline" in refused.value.fields
     assert not FundPage.objects.exists()
+
+
+def test_an_editor_requests_changes_in_the_admin_and_the_history_shows_each_step(client, fund_index, creator):
+    """Through the admin's own workflow action (the "Request changes" modal posts here)."""
+    from django.contrib.auth.models import Group
+
+    editor = UserFactory(username="edna", email="edna@example.com", is_staff=True)
+    editor.groups.add(Group.objects.get(name="Editors"))
+    submitted = proposal_submit(user=creator, fields=proposal_fields())
+    task_state = submitted.workflow_state.current_task_state
+    client.force_login(editor)
+
+    response = client.post(
+        f"/admin/pages/workflow/action/{submitted.page.pk}/reject/{task_state.pk}/",
+        {"comment": "Say who may claim it."},
+    )
+
+    assert response.status_code in (200, 302)
+    (mine,) = selectors.proposals(user=creator)
+    assert (mine.status, mine.comment) == ("changes_requested", "Say who may claim it.")
+    history = client.get(f"/admin/pages/{submitted.page.pk}/history/").content.decode()
+    for words in ("carol", "edna", "Say who may claim it."):
+        assert words in history, words
