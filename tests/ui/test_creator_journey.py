@@ -124,6 +124,12 @@ def fill_proposal_form(browser, wait):
         button.click()
 
 
+def history_row(row) -> tuple[str, str]:
+    """(what happened, who) from a row of the admin's page history ("Created\\ncora Just now")."""
+    lines = row.text.splitlines()
+    return lines[0], lines[-1].split()[0]
+
+
 def my_fund_status(browser, wait, live_server) -> str:
     browser.get(f"{live_server.url}/my/funds/")
     item = wait.visible("#my-funds [data-status]")
@@ -169,6 +175,18 @@ def test_a_proposal_is_approved_by_an_editor_goes_live_and_takes_a_pledge(
     wait.path(f"/admin/pages/{fund_index.pk}/")  # back to the list of funds
     wait.text(".messages", f"Page '{TITLE}' has been updated.")
 
+    # The page's history in the admin, newest first: the editor approved and published what Cora
+    # created and submitted (the "Draft saved" rows between are each one's revision).
+    browser.get(f"{live_server.url}/admin/pages/{page.pk}/history/")
+    history = [history_row(row) for row in wait.all_visible("table.listing tbody tr")]
+    expected = [
+        ("Published", "editor"),
+        ("Approved at 'Editors' review'. 'Fund review' complete", "editor"),
+        ("'Fund review' started. Next step 'Editors' review'", "cora"),
+        ("Created", "cora"),
+    ]
+    assert [row for row in history if row in expected] == expected, history
+
     # 3. Cora's dashboard says live, and the public list shows it.
     browser.delete_all_cookies()
     log_in(browser, wait, live_server, "cora")
@@ -187,7 +205,7 @@ def test_a_proposal_is_approved_by_an_editor_goes_live_and_takes_a_pledge(
     assert f"Pledged $25 to {TITLE}. The money is in escrow." in wait.visible(".messages").text
     assert wait.visible(".receipt__status").text.lower() == "in escrow"
 
-    # 5. The page's history: Cora created and submitted it, the editor approved and published it.
+    # 5. The log behind that history: Cora created and submitted it, the editor approved and published it.
     entries = set(PageLogEntry.objects.filter(page=page).values_list("action", "user__username"))
     assert {
         ("wagtail.create", "cora"),
