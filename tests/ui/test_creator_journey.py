@@ -53,8 +53,8 @@ def make_editor(fund_index):
     the last approval in a workflow publishes *as the approver*, checking the approver's publish
     permission. Without publish on the funds, the editor's "Approve and Publish" ends on the admin
     dashboard with "Sorry, you do not have permission to access this area." and the proposal stays
-    in review (pinned by `test_wagtails_editors_can_approve_a_proposal` below). Until the site gives
-    Editors that permission, the journey grants it here, on the fund index only.
+    in review. Until the site gives Editors that permission (or leaves the task to Moderators), the
+    journey grants it here, on the fund index only.
     """
     group = editors_group()
     GroupPagePermission.objects.get_or_create(
@@ -130,11 +130,11 @@ def history_row(row) -> tuple[str, str]:
     return lines[0], lines[-1].split()[0]
 
 
-def my_fund_status(browser, wait, live_server) -> str:
-    browser.get(f"{live_server.url}/my/funds/")
+def my_fund(wait) -> tuple[str, str]:
+    """The creator's one proposal on "My funds": (its data-status, its badge as shown)."""
     item = wait.visible("#my-funds [data-status]")
-    assert TITLE in item.text
-    return item.get_attribute("data-status")
+    assert TITLE in item.find_element(By.CSS_SELECTOR, ".my-fund__title").text
+    return item.get_attribute("data-status"), item.find_element(By.CSS_SELECTOR, ".badge").text
 
 
 def test_a_proposal_is_approved_by_an_editor_goes_live_and_takes_a_pledge(
@@ -151,7 +151,7 @@ def test_a_proposal_is_approved_by_an_editor_goes_live_and_takes_a_pledge(
     fill_proposal_form(browser, wait)
     wait.path("/my/funds/")
     assert "Your proposal is with our editors" in wait.visible(".messages").text
-    assert wait.visible("#my-funds [data-status]").get_attribute("data-status") == "in_review"
+    assert my_fund(wait) == ("in_review", "In review")
     page = FundPage.objects.get(title=TITLE)
     assert page.owner == creator and not page.live and not creator.is_staff
     assert TITLE not in public_fund_list(live_server)
@@ -190,7 +190,8 @@ def test_a_proposal_is_approved_by_an_editor_goes_live_and_takes_a_pledge(
     # 3. Cora's dashboard says live, and the public list shows it.
     browser.delete_all_cookies()
     log_in(browser, wait, live_server, "cora")
-    assert my_fund_status(browser, wait, live_server) == "live"
+    browser.get(f"{live_server.url}/my/funds/")
+    assert my_fund(wait) == ("live", "Live")
     assert TITLE in public_fund_list(live_server)
 
     # 4. Bert pledges $25 from the fund page and sees the receipt.
