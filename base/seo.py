@@ -5,8 +5,9 @@ Every page type mixes in `SocialMetaMixin`, whose `social_meta(request)` returns
 template first reads it (`LazySocialMeta`: a template that takes its <head> from elsewhere,
 such as a remembered fragment, never builds it), and `templates/includes/meta.html` renders
 it: <title>, the meta description, the canonical link, Open Graph and the Twitter card.
-Pages override the pieces they know better (a fund has a summary and an image; the
-homepage speaks for its featured fund).
+Pages override the pieces they know better (a fund has a summary and an image; news is an
+article with its fund's image; the homepage keeps its own URL and names the site first, but
+previews with its featured fund's title and image, as its hero does).
 
 Absolute URLs are built on `settings.SITE_URL`, never on the request's Host header: a
 link preview fetched through a proxy or a CDN must name the public address.
@@ -36,7 +37,12 @@ def site_name_for(request) -> str:
 
 @dataclass(frozen=True)
 class SocialMeta:
-    """Everything <head> says about one page, ready to render (all URLs absolute)."""
+    """Everything <head> says about one page, ready to render (all URLs absolute).
+
+    `title` is what a link preview shows (og:title, twitter:title); the <title> is
+    "title · site name" unless `head_title` says otherwise (the homepage: "Fundfill · its
+    featured fund"). `published_time` (ISO 8601) is for articles.
+    """
 
     title: str
     description: str
@@ -47,10 +53,14 @@ class SocialMeta:
     image_width: int | None = None
     image_height: int | None = None
     image_alt: str = ""
+    head_title: str = ""
+    published_time: str = ""
 
     @property
     def document_title(self) -> str:
         """The <title>: "Fund title · Fundfill", or just the site's name when that is the title."""
+        if self.head_title:
+            return self.head_title
         if not self.title or self.title == self.site_name:
             return self.site_name
         return f"{self.title} · {self.site_name}"
@@ -61,7 +71,15 @@ class SocialMeta:
 
 
 def social_meta_for(
-    page, request, *, title=None, description=None, image=None, image_alt=None, type="website"
+    page,
+    request,
+    *,
+    title=None,
+    description=None,
+    image=None,
+    image_alt=None,
+    type="website",
+    published_time="",
 ) -> SocialMeta:
     """Build a page's `SocialMeta`, defaulting to its promote-tab fields (SEO title, search description)."""
     image_url, width, height = "", None, None
@@ -86,6 +104,7 @@ def social_meta_for(
         image_width=width,
         image_height=height,
         image_alt=image_alt if image_alt is not None else (image.default_alt_text if image else ""),
+        published_time=published_time,
     )
 
 

@@ -1,5 +1,7 @@
 """The homepage (a hero, the featured fund, the open funds) and the site-wide incident notice."""
 
+from dataclasses import replace
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.html import strip_tags
@@ -18,9 +20,10 @@ from pagecache.serving import FastRouteMixin, public_pages
 class HomePage(FastRouteMixin, SocialMetaMixin, Page):
     """The site root. Everything it says about the featured fund is read from that fund's live page.
 
-    Nothing about the fund is copied here: the hero, the progress and every tag in <head>
-    (title, description, canonical, Open Graph, Twitter card) are rendered from the fund's
-    live row at request time, so they cannot disagree with each other or with the fund.
+    Nothing about the fund is copied here: the hero, the progress and the fund's part of <head>
+    (title, description, Open Graph and Twitter titles and image) are rendered from the fund's
+    live row at request time, so they cannot disagree with each other or with the fund. The
+    canonical link and og:url are always the homepage's own.
     When the fund is not live (unpublished, deleted, or not yet published) the homepage
     falls back to its own text and `social_image`, and the editor is warned.
     """
@@ -59,7 +62,7 @@ class HomePage(FastRouteMixin, SocialMetaMixin, Page):
     promote_panels = Page.promote_panels + [FieldPanel("social_image")]
 
     parent_page_types = ["wagtailcore.Page"]
-    subpage_types = ["bounties.FundIndexPage"]
+    subpage_types = ["bounties.FundIndexPage", "content.ContentPage"]
     max_count = 1
 
     @property
@@ -80,14 +83,24 @@ class HomePage(FastRouteMixin, SocialMetaMixin, Page):
         return cached[1]
 
     def social_meta(self, request):
+        """The homepage's own URL, title and pitch; with a live featured fund, previews as the hero does.
+
+        The canonical link and og:url stay the homepage's (a link to "/" is not a link to the
+        fund); the <title> and description name the site, then the fund; og:title and the
+        image are the fund's.
+        """
+        pitch = self.search_description or Truncator(strip_tags(self.intro)).chars(300)
         fund = self.live_featured_fund
-        if fund is not None:
-            return fund.social_meta(request)
-        return social_meta_for(
-            self,
-            request,
-            description=self.search_description or Truncator(strip_tags(self.intro)).chars(300),
-            image=self.social_image,
+        if fund is None:
+            return social_meta_for(self, request, description=pitch, image=self.social_image)
+        own = social_meta_for(self, request, description=pitch)
+        shown = fund.social_meta(request)
+        return replace(
+            shown,
+            url=own.url,
+            type=own.type,
+            head_title=f"{own.site_name} · {shown.title}",
+            description=" ".join(part for part in (pitch, shown.description) if part),
         )
 
     def open_funds(self, request=None):

@@ -1,5 +1,7 @@
 """Fund pages: what editors write about a bounty, and its news."""
 
+import html
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -9,6 +11,8 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.html import strip_tags
+from django.utils.text import Truncator
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import StreamField
@@ -62,6 +66,16 @@ class FundIndexPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
 
     def funds(self):
         return FundPage.objects.public_funds().child_of(self).select_related("image")
+
+    def social_meta(self, request):
+        """Never an empty description: the promote tab's, else the intro, else a sentence of our own."""
+        return social_meta_for(
+            self,
+            request,
+            description=self.search_description
+            or Truncator(self.intro).chars(300)
+            or "Every bounty, open and closed: what must be done, the goal, and what is pledged so far.",
+        )
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
@@ -274,3 +288,24 @@ class FundUpdatePage(FastServeMixin, SocialMetaMixin, Page):
     @property
     def fund_page(self):
         return self.get_parent().specific
+
+    def excerpt(self, length=300):
+        """The first paragraph's text, for link previews when the promote tab says nothing."""
+        for block in self.body:
+            if block.block_type == "paragraph":
+                if text := html.unescape(strip_tags(block.value.source)).strip():
+                    return Truncator(text).chars(length)
+        return ""
+
+    def social_meta(self, request):
+        """An article dated by its post date, shown with its fund's image (news has none of its own)."""
+        fund = self.fund_page
+        return social_meta_for(
+            self,
+            request,
+            description=self.search_description or self.excerpt() or fund.summary,
+            image=fund.image,
+            image_alt=fund.title if fund.image else "",
+            type="article",
+            published_time=self.date.isoformat(),
+        )

@@ -22,6 +22,7 @@ from tests.pages_html import head_and_hero_text, parse_page
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SITE_URL = "http://testserver.example"
+PITCH = "Crowdfunded bounties held in escrow."
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +45,7 @@ def funds(home_page, make_fund):
         summary="Lift a fingerprint and unlock an iPhone.",
         image=wagtail_factories.ImageFactory(title="touchid-shot", file__filename="touchid-shot.png"),
     )
-    home_page.search_description = "Crowdfunded bounties held in escrow."
+    home_page.search_description = PITCH
     home_page.featured_fund = a
     publish(home_page)
     return a, b
@@ -62,7 +63,11 @@ def fingerprint(fund):
 
 
 def assert_features(html, shown, hidden):
-    """Every piece of `shown` is in the head and hero; no piece of `hidden` is in any tag there."""
+    """Every piece of `shown` is in the head and hero; no piece of `hidden` is in any tag there.
+
+    The homepage keeps its own URL and names the site first; the preview's title and image,
+    like the hero, are the featured fund's.
+    """
     page = parse_page(html)
     text = head_and_hero_text(page)
     for what, value in fingerprint(hidden).items():
@@ -70,12 +75,14 @@ def assert_features(html, shown, hidden):
     mine = fingerprint(shown)
     assert page.meta["og:title"] == mine["title"]
     assert page.meta["twitter:title"] == mine["title"]
-    assert page.title == f"{mine['title']} · Fundfill"
-    assert page.meta["description"] == mine["summary"]
-    assert page.meta["og:description"] == mine["summary"]
-    assert page.meta["twitter:description"] == mine["summary"]
-    assert page.links["canonical"] == mine["url"]
-    assert page.meta["og:url"] == mine["url"]
+    assert page.title == f"Fundfill · {mine['title']}"
+    description = f"{PITCH} {mine['summary']}"
+    assert page.meta["description"] == description
+    assert page.meta["og:description"] == description
+    assert page.meta["twitter:description"] == description
+    assert page.links["canonical"] == f"{SITE_URL}/"
+    assert page.meta["og:url"] == f"{SITE_URL}/"
+    assert page.meta["og:type"] == "website"
     assert mine["image"] in page.meta["og:image"]
     assert page.meta["og:image"] == page.meta["twitter:image"]
     assert page.meta["og:image"].startswith(SITE_URL + "/media/")
@@ -160,8 +167,8 @@ def test_editing_the_featured_funds_summary_shows_at_the_next_request(page_cache
     publish(a)
 
     page = parse_page(anonymous_get().content)
-    assert page.meta["og:description"] == "A public, line-by-line audit of TrueCrypt 7.1a."
-    assert page.meta["description"] == "A public, line-by-line audit of TrueCrypt 7.1a."
+    assert page.meta["og:description"] == f"{PITCH} A public, line-by-line audit of TrueCrypt 7.1a."
+    assert page.meta["description"] == f"{PITCH} A public, line-by-line audit of TrueCrypt 7.1a."
     assert "A public, line-by-line audit of TrueCrypt 7.1a." in "\n".join(page.hero)
     assert "An independent audit" not in head_and_hero_text(page)
 
@@ -180,7 +187,7 @@ def assert_site_metadata(html, gone):
     assert page.title == "Fundfill"
     assert page.meta["og:title"] == "Fundfill"
     assert page.meta["twitter:title"] == "Fundfill"
-    assert page.meta["description"] == "Crowdfunded bounties held in escrow."
+    assert page.meta["description"] == PITCH
     assert page.meta["og:url"] == page.links["canonical"] == f"{SITE_URL}/"
     assert page.meta["twitter:card"] == "summary"  # no image until the site has one
     text = head_and_hero_text(page)

@@ -32,14 +32,14 @@ def featured(settings, home_page, make_fund):
     return fund
 
 
-def assert_link_preview(html, *, title, description, url, image_stem):
+def assert_link_preview(html, *, title, description, url, image_stem, document_title=None, type="article"):
     page = parse_page(html)
     for key in ["description", *OPEN_GRAPH, *TWITTER, "og:image:width", "og:image:height"]:
         assert page.meta_counts.get(key) == 1, f"{key} appears {page.meta_counts.get(key, 0)} times"
-    assert page.title == f"{title} · Fundfill"
+    assert page.title == (document_title or f"{title} · Fundfill")
     assert page.links["canonical"] == url
     assert page.meta["description"] == description
-    assert page.meta["og:type"] == "article"
+    assert page.meta["og:type"] == type
     assert page.meta["og:site_name"] == "Fundfill"
     assert page.meta["og:title"] == page.meta["twitter:title"] == title
     assert page.meta["og:description"] == page.meta["twitter:description"] == description
@@ -62,15 +62,27 @@ def test_the_fund_page_previews_as_the_fund(client, featured):
     )
 
 
-def test_the_homepage_previews_as_its_featured_fund(client, featured):
+def test_the_homepage_is_itself_and_previews_with_its_featured_fund(client, featured):
+    """Its own URL and a title naming the site first; the card's title and image are the fund's, as in the hero."""
     html = client.get("/").content
     assert_link_preview(
         html,
         title="Audit TrueCrypt",
+        document_title="Fundfill · Audit TrueCrypt",
         description="An independent audit of the TrueCrypt source & build.",
-        url=f"{SITE_URL}/funds/audit-truecrypt/",
+        url=f"{SITE_URL}/",
+        type="website",
         image_stem="truecrypt",
     )
+
+
+def test_the_homepage_description_is_the_sites_pitch_then_the_fund(client, featured, home_page):
+    home_page.search_description = "Crowdfunded bounties held in escrow."
+    publish(home_page)
+
+    page = parse_page(client.get("/").content)
+    expected = "Crowdfunded bounties held in escrow. An independent audit of the TrueCrypt source & build."
+    assert page.meta["description"] == page.meta["og:description"] == expected
 
 
 def test_the_promote_tab_overrides_the_fund_text(client, featured):
@@ -79,6 +91,7 @@ def test_the_promote_tab_overrides_the_fund_text(client, featured):
     publish(featured)
 
     page = parse_page(client.get("/").content)
+    assert page.title == "Fundfill · Audit TrueCrypt: every line, in public"
     assert page.meta["og:title"] == "Audit TrueCrypt: every line, in public"
     assert page.meta["description"] == "We pay auditors; you read the report."
 
@@ -89,7 +102,8 @@ def test_other_pages_describe_themselves(client, featured):
     assert page.title == "Auditors chosen · Fundfill"
     assert page.meta["og:title"] == "Auditors chosen"
     assert page.links["canonical"] == f"{SITE_URL}/funds/audit-truecrypt/auditors-chosen/"
-    assert page.meta["twitter:card"] == "summary"
+    # News has no image of its own: it previews with its fund's (tests/base/test_head.py).
+    assert page.meta["twitter:card"] == "summary_large_image"
 
 
 def test_views_that_are_not_pages_keep_their_own_title(client, featured):
