@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "pagecache",
     "accounts",
     "home",
+    "content",
     "bounties",
     "search",
     "demo",

@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 from wagtail.images import get_image_model
 from wagtail.models import Page, Revision, Site
 
@@ -27,7 +28,9 @@ from bounties.models import (
     Vote,
 )
 from bounties.services.ledger import ledger_violations
+from content.models import ContentPage
 from home.models import HomePage
+from tests.pages_html import parse_html
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +159,64 @@ def test_load_demo_shows_the_claim_cycle():
         (PledgeStatus.AWARDED, award.pk)
     }
     assert ledger_violations() == []
+
+
+def test_load_demo_writes_the_site_pages_the_footer_links_to(client):
+    load_demo()
+
+    home = HomePage.objects.get()
+    pages = ContentPage.objects.live().child_of(home)
+    assert {page.url for page in pages} == {"/how-it-works/", "/terms/", "/privacy/", "/contact/"}
+    footer = parse_html(client.get("/").content).find("footer", class_="site-footer")
+    links = [a.get("href") for a in footer.find_all("a")]
+    assert links == ["/how-it-works/", "/terms/", "/privacy/", "/contact/", "/funds/feed/"]
+    assert all(client.get(link).status_code == 200 for link in links)
+    # How it works explains every step, each under a heading other pages can link to.
+    how = parse_html(client.get("/how-it-works/").content)
+    anchors = [h2.get("id") for h2 in how.find(class_="content-page__body").find_all("h2")]
+    assert anchors == [
+        "escrow",
+        "claims",
+        "voting",
+        "decisions",
+        "nobody-wins",
+        "cash-out",
+        "payouts",
+        "questions",
+    ]
+    assert how.find_all("details")  # the questions, each opened by its <summary>
+
+
+def test_the_claim_and_vote_forms_link_to_how_it_works(client):
+    load_demo()
+    how = parse_html(client.get("/how-it-works/").content)
+    ids = {element.get("id") for element in how.iter() if element.get("id")}
+    # Radia backed TouchID before its claim and has not voted: she sees the vote form.
+    client.force_login(get_user_model().objects.get(username="radia"))
+    touchid = Claim.objects.get(fund__page__slug="bypass-touchid")
+    tor = FundPage.objects.get(slug="reproducible-tor-browser-macos")
+
+    for url, form_class in [
+        (reverse("claim_detail", args=[touchid.pk]), "vote-form"),
+        (reverse("claim_create", args=[tor.pk]), "claim-form"),
+    ]:
+        html = parse_html(client.get(url).content)
+        if form_class:
+            html.find("form", class_=form_class)
+        links = [
+            a.get("href") for a in html.find_all("a") if (a.get("href") or "").startswith("/how-it-works/#")
+        ]
+        assert links, url
+        assert all(link.split("#")[1] in ids for link in links), links
+
+
+def test_load_demo_keeps_an_editors_site_pages(client):
+    load_demo()
+    terms = ContentPage.objects.get(slug="terms")
+    terms.title = "Terms of use"
+    terms.save_revision().publish()
+
+    load_demo()
+
+    assert ContentPage.objects.get(slug="terms").title == "Terms of use"
+    assert ContentPage.objects.filter(slug="terms").count() == 1

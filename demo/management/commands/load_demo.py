@@ -1,8 +1,9 @@
 """Build the demo site: homepage, fund index, funds with news, an admin and an editor,
 backers and their pledges, and the claim cycle: a fund with a claim under vote (votes
 cast, one a rejection with its reason) and a fund whose claim was accepted and whose
-escrow was paid to the winner's payout balance; and a creator's proposal waiting in
-"Fund review". Money moves only through the services.
+escrow was paid to the winner's payout balance; a creator's proposal waiting in
+"Fund review"; and the site's own pages (How it works, Terms, Privacy, Contact), which the
+footer and the claim and vote forms link to. Money moves only through the services.
 
 Idempotent: anything that already exists (matched by slug, username, pledge key, or
 the claimant's claim on the fund and each backer's vote on it) is left as it is, so
@@ -38,6 +39,7 @@ from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.deposits import deposit_create
 from bounties.services.pledging import pledge_create
 from bounties.services.proposals import fund_review, proposal_submit
+from content.models import ContentPage
 from home.models import HomePage
 
 # A creator's proposal, left in review (the pledge deadline and escrow date are set from today).
@@ -91,6 +93,221 @@ CLAIMS = [
     ),
 ]
 EDITOR_PASSWORD = "fundfill-editor"
+
+
+def heading(text, anchor):
+    return ("heading", {"text": text, "level": "h2", "anchor": anchor})
+
+
+def paragraph(html):
+    return ("paragraph", html)
+
+
+def question(text, answer_html):
+    return ("question", {"question": text, "answer": answer_html})
+
+
+def call_to_action(text, url):
+    return ("call_to_action", {"text": text, "page": None, "url": url})
+
+
+# The site's own pages, under the homepage by slug. The footer links to them by URL and the
+# claim and vote forms to How it works' anchors (#claims, #voting): keep slugs and anchors.
+# What How it works says follows bounties/services/ (pledging, claims, settlement, cashouts).
+CONTENT_PAGES = [
+    {
+        "slug": "how-it-works",
+        "title": "How it works",
+        "intro": "Backers pledge money to a bounty. It waits in escrow until someone claims the bounty and "
+        "the backers accept the claim by a vote weighted by money, or until the fund's escrow date passes.",
+        "body": [
+            heading("Pledges wait in escrow", "escrow"),
+            paragraph(
+                "<p>Add money to your wallet by card, then pledge it to a fund, or pledge by card in one "
+                "step. A pledge moves the money from your wallet into the fund's escrow, where it stays "
+                "until a claim is accepted or the pledge's escrow date passes.</p>"
+                "<p>Each pledge keeps the terms the fund had when you made it: its escrow date and what "
+                "happens to the money if nobody wins. Later edits to the fund do not change them.</p>"
+                "<p>While the fund is open and before its pledge deadline you can withdraw a pledge back "
+                "to your wallet, except while a claim on the fund is under vote: withdrawals are frozen "
+                "then, so nobody can vote and then take their money out. After the pledge deadline the "
+                "money stays in escrow until the fund is settled.</p>"
+            ),
+            heading("Claiming a bounty", "claims"),
+            paragraph(
+                "<p>If you did the work, claim the bounty: say what you did and link to the work. You can "
+                "claim together with other registered users and give each a share; the shares add up to "
+                "the whole award. A fund takes claims while it is open, also while another claim is "
+                "under vote, until its escrow date.</p>"
+                "<p>A claim is put to the fund's backers at once. Claimants cannot vote on their own "
+                "claim, and their own pledges are left out of it. Whoever submitted a claim can "
+                "withdraw it while it is under vote; no money moves.</p>"
+            ),
+            heading("How backers vote", "voting"),
+            paragraph(
+                "<p>When a claim is submitted, each backer's money in the fund's escrow at that moment "
+                "becomes the weight of their vote: a backer with $100 in escrow weighs twice one with "
+                "$50. Money pledged after the claim was submitted carries no weight on it. The claim "
+                "also keeps the fund's voting window and quorum as they were when it was submitted.</p>"
+                "<p>Vote to approve or to reject. A rejection must say why. Votes are public: the "
+                "claim's page shows who voted which way, with what weight, and every reason. You can "
+                "change your vote until the claim is decided.</p>"
+            ),
+            heading("When a claim is decided", "decisions"),
+            paragraph(
+                "<ul>"
+                "<li><b>Early:</b> a claim is accepted as soon as approvals are more than half of the "
+                "weight that can vote, and rejected as soon as rejections reach half. The result can "
+                "no longer change then.</li>"
+                "<li><b>When voting closes:</b> a claim is accepted if approvals are more than "
+                "rejections and enough weight voted to reach the fund's quorum (a share of the weight "
+                "that can vote). Otherwise it is rejected: a tie rejects, and silence is not "
+                "consent.</li>"
+                "<li><b>A late swing:</b> a vote in the last quarter of the window (at most its last 24 "
+                "hours) that changes the result the close would give extends the window once, by that "
+                "much.</li>"
+                "</ul>"
+                "<p>Accepted: the whole escrow, pledges made during the vote included, goes to the "
+                "claimants' payout balances by their shares, the fund's other claims are closed and "
+                "the fund is awarded. Rejected: the money stays in escrow and the fund carries on.</p>"
+            ),
+            heading("If nobody wins", "nobody-wins"),
+            paragraph(
+                "<p>When a pledge's escrow date has passed and its fund has no accepted claim and no "
+                "claim under vote, the pledge leaves escrow once, to where you chose. You can choose, "
+                "or change your choice, until then:</p>"
+                "<ul>"
+                "<li>back to your wallet (what happens if you choose nothing and the terms say "
+                "refund);</li>"
+                "<li>back to your card;</li>"
+                "<li>to the beneficiary the fund's terms name, if they name one (what happens if you "
+                "choose nothing);</li>"
+                "<li>pledged on to another open fund.</li>"
+                "</ul>"
+                "<p>If the card refund cannot be made, or the other fund no longer takes pledges, the "
+                "money stays in your wallet and the pledge says so. Once every pledge is settled the "
+                "fund is marked as failed.</p>"
+            ),
+            heading("Getting money back to your card", "cash-out"),
+            paragraph(
+                "<p>Money in your wallet can go back to the card it came from at any time: a cash-out. "
+                "The amount leaves your wallet at once and is split into refunds of your card "
+                "payments, newest first, each no more than that payment has left to refund. If a "
+                "refund is refused, its money comes back to your wallet. Your wallet always shows "
+                "where the money is: in the wallet, or on its way to a card.</p>"
+            ),
+            heading("Being paid a bounty", "payouts"),
+            paragraph(
+                "<p>An award arrives in the winners' payout balances. It is held there for a few days "
+                "before it can be paid out, because a card payment behind it can still be disputed; "
+                "your payouts page says when. Then it is paid to your own Stripe account, or by hand "
+                "by our finance staff.</p>"
+            ),
+            heading("Questions", "questions"),
+            question(
+                "Can I get my pledge back?",
+                "<p>Yes, while the fund is open, before its pledge deadline, and while no claim is under "
+                "vote: withdraw it to your wallet, then cash out to your card. After that it stays in "
+                "escrow until a claim is accepted or its escrow date passes.</p>",
+            ),
+            question(
+                "Can I pledge while a claim is under vote?",
+                "<p>Yes. Your pledge carries no weight on that claim, and if that claim is accepted your "
+                "pledge is paid to its claimants with the rest of the escrow.</p>",
+            ),
+            question(
+                "Do I have to vote?",
+                "<p>No. But not voting is not approving: a claim that has not reached the quorum when "
+                "voting closes is rejected.</p>",
+            ),
+            question(
+                "Who decides whether the work is done?",
+                "<p>The backers, by their votes and the rules above, against what the fund's page says "
+                "counts as done.</p>",
+            ),
+            call_to_action("See the open funds", "/funds/"),
+        ],
+    },
+    {
+        "slug": "terms",
+        "title": "Terms",
+        "intro": "The rules for using Fundfill, in plain words. This is a demonstration site: these terms "
+        "are an example, not a contract, and no real money moves.",
+        "body": [
+            heading("Your account", "account"),
+            paragraph(
+                "<p>Keep your password to yourself. Your username is public: it is shown on the "
+                "claims you make and the votes you cast.</p>"
+            ),
+            heading("Pledges", "pledges"),
+            paragraph(
+                "<p>A pledge is held in escrow under the terms the fund had when you made it, and "
+                'leaves escrow only as <a href="/how-it-works/">How it works</a> describes: to the '
+                "winners of an accepted claim, back to you or where you chose if nobody wins, or back "
+                "to your wallet when you withdraw it while that is allowed.</p>"
+            ),
+            heading("Claims and votes", "claims"),
+            paragraph(
+                "<p>Claim only work you and your co-claimants did, and describe it truthfully. Vote on "
+                "what the fund's page says counts as done. Reasons you give for a rejection are "
+                "published on the claim.</p>"
+            ),
+            heading("What we do", "what-we-do"),
+            paragraph(
+                "<p>We hold the money, count the votes by the published rules and pay out what they "
+                "decide. We may unpublish a fund or remove content that breaks the law or these "
+                "terms.</p>"
+            ),
+        ],
+    },
+    {
+        "slug": "privacy",
+        "title": "Privacy",
+        "intro": "What Fundfill keeps about you, what it shows, and why.",
+        "body": [
+            heading("What we keep", "what-we-keep"),
+            paragraph(
+                "<ul>"
+                "<li>Your username, email address and a hash of your password.</li>"
+                "<li>Your wallet, pledges, claims, votes and payouts: the record of where money went.</li>"
+                "<li>Failed log-in attempts with the address they came from, to stop password "
+                "guessing.</li>"
+                "</ul>"
+                "<p>We do not store card details: the card payment provider (Stripe) handles them "
+                "and tells us whether a payment succeeded.</p>"
+            ),
+            heading("What is public", "public"),
+            paragraph(
+                "<p>Your username on the claims you make and on the votes you cast, with each vote's "
+                "weight (the money you had in the fund when the claim was submitted) and any reason "
+                "you give. A fund shows its total and how many backers it has.</p>"
+            ),
+            heading("Email", "email"),
+            paragraph(
+                "<p>We email you receipts for money you move and news about funds you follow. Each "
+                "email about a followed fund has a link to stop it.</p>"
+            ),
+            heading("Cookies", "cookies"),
+            paragraph(
+                "<p>Only the ones the site needs to work, such as keeping you logged in and "
+                "protecting forms against forgery. No advertising or tracking cookies.</p>"
+            ),
+        ],
+    },
+    {
+        "slug": "contact",
+        "title": "Contact",
+        "intro": "How to reach the people who run Fundfill.",
+        "body": [
+            paragraph(
+                '<p>Write to <a href="mailto:hello@fundfill.example">hello@fundfill.example</a>. '
+                "For a question about a pledge, a claim or a payout, say which fund it is about.</p>"
+                '<p>If you think a claim or a fund breaks the <a href="/terms/">terms</a>, tell us '
+                "and link to it.</p>"
+            ),
+        ],
+    },
+]
 
 FUNDS = [
     {
@@ -182,6 +399,8 @@ class Command(BaseCommand):
             home = self.ensure_home()
             index = self.ensure_index(home)
             funds = [self.ensure_fund(index, spec) for spec in FUNDS]
+            for spec in CONTENT_PAGES:
+                self.ensure_content_page(home, spec)
             if home.featured_fund_id is None:
                 home.featured_fund = funds[0]
                 home.save_revision().publish()
@@ -242,6 +461,21 @@ class Command(BaseCommand):
             index.save_revision().publish()
         fund_review()  # creators' proposals under the index go to the "Fund review" workflow
         return index
+
+    def ensure_content_page(self, home, spec):
+        """One of the site's own pages under the homepage, made once: an existing page at its slug
+        (whatever an editor has done to it) is kept."""
+        if home.get_children().filter(slug=spec["slug"]).exists():
+            return
+        page = ContentPage(
+            title=spec["title"],
+            slug=spec["slug"],
+            intro=spec["intro"],
+            search_description=spec["intro"],
+            body=spec["body"],
+        )
+        home.add_child(instance=page)
+        page.save_revision().publish()
 
     def ensure_proposal(self):
         """A creator's proposal waiting in "Fund review", for the editor to approve or send back."""
