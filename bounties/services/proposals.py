@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,7 +23,16 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.text import slugify
 from wagtail.images import get_image_model
-from wagtail.models import GroupApprovalTask, Page, Site, Workflow, WorkflowPage, WorkflowState, WorkflowTask
+from wagtail.models import (
+    GroupApprovalTask,
+    GroupPagePermission,
+    Page,
+    Site,
+    Workflow,
+    WorkflowPage,
+    WorkflowState,
+    WorkflowTask,
+)
 from wagtail.users.models import UserProfile
 
 from bounties.errors import NotYourFund, ProposalInvalid, ProposalLimit, ProposalNotEditable, TermsLocked
@@ -67,8 +76,12 @@ def fund_review() -> Workflow:
         task = GroupApprovalTask.objects.create(name=REVIEW_TASK)
         task.groups.set(Group.objects.filter(name__in=REVIEW_GROUPS))
         WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
-    for index in FundIndexPage.objects.exclude(pk__in=WorkflowPage.objects.values("page_id")):
-        WorkflowPage.objects.create(page=index, workflow=workflow)
+    publish = Permission.objects.get(content_type__app_label="wagtailcore", codename="publish_page")
+    for index in FundIndexPage.objects.all():
+        WorkflowPage.objects.get_or_create(page=index, defaults={"workflow": workflow})
+        # The task's approval publishes as the approver: its groups may publish funds and their news.
+        for group in Group.objects.filter(name__in=REVIEW_GROUPS):
+            GroupPagePermission.objects.get_or_create(group=group, page=index, permission=publish)
     return workflow
 
 
@@ -231,10 +244,13 @@ def _apply(page: FundPage, fields: dict, *, image, user):
 
 
 def _paragraphs(text: str) -> list:
-    parts = [part.strip() for part in (text or "").split("\n\n") if part.strip()]
+    """Plain text as Wagtail rich text: a blank line between paragraphs, a line break within one.
+    Browsers send CRLF; `<br/>` is the form Wagtail's editor reads back."""
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    parts = [part.strip() for part in text.split("\n\n") if part.strip()]
     if not parts:
         return []
-    html = "".join(f"<p>{escape(part).replace(chr(10), '<br>')}</p>" for part in parts)
+    html = "".join("<p>" + "<br/>".join(map(escape, part.split("\n"))) + "</p>" for part in parts)
     return [("paragraph", html)]
 
 

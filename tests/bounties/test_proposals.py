@@ -416,3 +416,39 @@ def test_an_editor_requests_changes_in_the_admin_and_the_history_shows_each_step
     history = client.get(f"/admin/pages/{submitted.page.pk}/history/").content.decode()
     for words in ("carol", "edna", "Say who may claim it."):
         assert words in history, words
+
+
+def _editor_in_group(username="edgar"):
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(username=username, email=f"{username}@example.com", is_staff=True)
+    user.groups.add(Group.objects.get(name="Editors"))
+    return user
+
+
+def test_a_member_of_the_editors_group_approves_and_publishes_in_the_admin(client, fund_index, creator):
+    """Editors keep the site's quality: the "Fund review" task is theirs, so its approval (which
+    publishes as the approver) must be theirs to give, not refused for want of publish permission."""
+    editor = _editor_in_group()
+    submitted = proposal_submit(user=creator, fields=proposal_fields())
+    task_state = submitted.workflow_state.current_task_state
+    client.force_login(editor)
+
+    client.post(f"/admin/pages/workflow/action/{submitted.page.pk}/approve/{task_state.pk}/", {"comment": ""})
+
+    page = FundPage.objects.get(pk=submitted.page.pk)
+    assert page.live
+    assert actions(page)[-1] == ("wagtail.publish", "edgar")
+
+
+def test_a_description_typed_in_a_browser_opens_in_the_admin_editor(client, fund_index, creator):
+    """Browsers send line breaks as CRLF; the body must be rich text Wagtail's editor can read."""
+    fields = proposal_fields(description="First line\r\nsecond line.\r\n\r\nA second paragraph.")
+    submitted = proposal_submit(user=creator, fields=fields)
+    client.force_login(_editor_in_group())
+
+    response = client.get(f"/admin/pages/{submitted.page.pk}/edit/")
+
+    assert response.status_code == 200
+    body = str(FundPage.objects.get(pk=submitted.page.pk).get_latest_revision_as_object().body)
+    assert "<p>First line<br/>second line.</p><p>A second paragraph.</p>" in body
