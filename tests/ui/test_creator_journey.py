@@ -47,23 +47,13 @@ def editors_group():
 
 
 def make_editor(fund_index):
-    """Like `load_demo`'s editor: staff, in "Editors", not a superuser.
-
-    WORKAROUND: Wagtail's Editors may add and edit pages but not publish them, and in Wagtail 8
-    the last approval in a workflow publishes *as the approver*, checking the approver's publish
-    permission. Without publish on the funds, the editor's "Approve and Publish" ends on the admin
-    dashboard with "Sorry, you do not have permission to access this area." and the proposal stays
-    in review. Until the site gives Editors that permission (or leaves the task to Moderators), the
-    journey grants it here, on the fund index only.
-    """
-    group = editors_group()
-    GroupPagePermission.objects.get_or_create(
-        group=group, page=fund_index, permission=page_permission("publish_page")
-    )
+    """Like `load_demo`'s editor: staff, in "Editors", not a superuser. Publishing under the fund
+    index comes from the "Fund review" set-up (`bounties.services.proposals.fund_review`), which the
+    creator's proposal runs: approving publishes as the approver."""
     editor = get_user_model().objects.create_user(
         "editor", "editor@example.com", EDITOR_PASSWORD, is_staff=True
     )
-    editor.groups.add(group)
+    editor.groups.add(editors_group())
     return editor
 
 
@@ -102,9 +92,9 @@ def fill_proposal_form(browser, wait):
     type_into("title", TITLE)
     type_into("acceptance_criteria", "A write-up and tools that dump and reflash the firmware.")
     type_into("summary", "Open up the Frobnitz so its owners can run their own code.")
-    # One paragraph: a line break typed here (the browser sends CRLF) currently makes the admin's
-    # edit view fail to open the page (`_paragraphs` writes <br>, which Draftail cannot read).
-    type_into("description", "The Frobnitz ships locked; we want it opened.")
+    # Two paragraphs and a line break, as people type them (the browser sends CRLF): the editor
+    # opens the proposal in the admin's editor below.
+    type_into("description", "The Frobnitz ships locked;\nwe want it opened.\n\nTools and a write-up.")
     type_into("goal", "5000")
     deadline = timezone.now() + timedelta(days=30)
     for name, moment in (("pledge_deadline", deadline), ("escrow_until", deadline + timedelta(days=60))):
