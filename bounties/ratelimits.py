@@ -23,5 +23,7 @@ def check_creator_rate(request):
     """Raise RateLimited when this creator's proposals, resubmissions, news posts and terms changes in
     the last hour are over `CREATOR_RATE_LIMIT` (web and API count together)."""
     rate = settings.CREATOR_RATE_LIMIT
-    if rate and is_ratelimited(request, group="creator", key="user", rate=rate, method="POST", increment=True):
+    if rate and is_ratelimited(
+        request, group="creator", key="user", rate=rate, method="POST", increment=True
+    ):
         raise CreatorRateLimited()
