@@ -11,10 +11,10 @@ live figures of many funds each stay one query.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 from wagtail.query import PageQuerySet
@@ -24,11 +24,16 @@ from bounties.models import (
     AccountKind,
     Claim,
     Claimant,
+    ClaimStatus,
     ClaimWeight,
     Entry,
     Fund,
     FundPage,
+    FundStatus,
     FundTerms,
+    Outbox,
+    OutboxStatus,
+    Pledge,
     TimelineEvent,
     TransferKind,
     Vote,
@@ -343,4 +348,110 @@ def _proposal(page: FundPage, state) -> Proposal:
         comment=comment or "",
         submitted_at=state.created_at if state else None,
         go_live_at=go_live_at,
+    )
+
+
+# --- Admin dashboard -------------------------------------------------------------------------------
+
+CLOSING_SOON = timedelta(days=7)
+
+
+def funds_closing_soon(
+    *, now: datetime | None = None, within: timedelta = CLOSING_SOON
+) -> QuerySet[FundPage]:
+    """Live funds open for pledges whose pledge deadline is within `within` from now, soonest first."""
+    now = now or timezone.now()
+    return (
+        FundPage.objects.live()
+        .filter(fund__status=FundStatus.OPEN, pledge_deadline__gt=now, pledge_deadline__lte=now + within)
+        .select_related("fund")
+        .order_by("pledge_deadline", "pk")
+    )
+
+
+def claims_under_vote() -> QuerySet[Claim]:
+    """Claims whose vote is not decided yet, closing soonest first, with their fund page and submitter."""
+    return (
+        Claim.objects.filter(status=ClaimStatus.VOTING)
+        .select_related("user", "fund__page")
+        .order_by("closes_at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class MoneyToday:
+    """Pledges whose money reached escrow today (the site's day), and what every fund's escrow holds now."""
+
+    day: date
+    pledge_count: int
+    pledged_cents: int
+    escrow_cents: int
+
+
+def money_today(*, now: datetime | None = None) -> MoneyToday:
+    """Today runs from midnight in the site's time zone (`TIME_ZONE`), as the admin shows dates.
+
+    A pledge counts on the day its pledge transfer moved the money into escrow (a pledge still
+    waiting for its card payment has none yet), whatever happened to it since. The escrow sum
+    is the escrow accounts' balances: the ledger's figure, which `ledger_check` proves.
+    """
+    now = timezone.localtime(now or timezone.now())
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    pledged = Pledge.objects.filter(
+        transfer__created_at__gte=midnight, transfer__created_at__lte=now
+    ).aggregate(count=Count("pk"), cents=Sum("amount_cents"))
+    escrow = Account.objects.filter(kind=AccountKind.ESCROW).aggregate(cents=Sum("balance"))
+    return MoneyToday(
+        day=now.date(),
+        pledge_count=pledged["count"],
+        pledged_cents=pledged["cents"] or 0,
+        escrow_cents=escrow["cents"] or 0,
+    )
+
+
+@dataclass(frozen=True)
+class InReview:
+    """A fund proposal in the "Fund review" workflow, waiting for an editor's decision."""
+
+    page: FundPage
+    task_name: str
+    requested_by: object  # the user who submitted it (a creator, or an editor)
+    submitted_at: datetime
+
+
+def proposals_in_review() -> list[InReview]:
+    """Fund pages with a "Fund review" workflow in progress, longest waiting first (two queries)."""
+    from wagtail.models import WorkflowState
+
+    from bounties.services.proposals import FUND_REVIEW
+
+    states = list(
+        WorkflowState.objects.filter(
+            status=WorkflowState.STATUS_IN_PROGRESS,
+            workflow__name=FUND_REVIEW,
+            base_content_type__app_label="wagtailcore",
+            base_content_type__model="page",
+        )
+        .select_related("requested_by", "current_task_state__task")
+        .order_by("created_at", "pk")
+    )
+    pages = FundPage.objects.in_bulk([int(state.object_id) for state in states])
+    return [
+        InReview(
+            page=pages[int(state.object_id)],
+            task_name=state.current_task_state.task.name if state.current_task_state else "",
+            requested_by=state.requested_by,
+            submitted_at=state.created_at,
+        )
+        for state in states
+        if int(state.object_id) in pages
+    ]
+
+
+def failed_announcements() -> QuerySet[Outbox]:
+    """Outbox rows (announcements, emails, webhooks) that gave up after their retries, newest first."""
+    return (
+        Outbox.objects.filter(status=OutboxStatus.FAILED)
+        .select_related("fund__page")
+        .order_by("-created_at", "-pk")
     )

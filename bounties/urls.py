@@ -14,6 +14,7 @@ urlpatterns = [
     path("payments/local/checkout/<uuid:deposit_uuid>/", views.local_checkout, name="local_checkout"),
     path("wallet/", views.wallet, name="wallet"),
     path("wallet/add/", views.wallet_add, name="wallet_add"),
+    path("wallet/deposits/<uuid:deposit_uuid>/", views.deposit_detail, name="deposit_detail"),
     path("funds/<int:fund_id>/pledge/", views.pledge_create_view, name="pledge_create"),
     path("pledges/", views.my_pledges, name="my_pledges"),
     path("pledges/<int:pk>/", views.pledge_detail, name="pledge_detail"),

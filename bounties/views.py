@@ -13,7 +13,8 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
 
 from bounties import selectors
 from bounties.errors import (
@@ -29,11 +30,16 @@ from bounties.errors import (
 )
 from bounties.forms import AddMoneyForm, PledgeForm, TestCardForm
 from bounties.models import Deposit, DepositStatus, Pledge, PledgeStatus
-from bounties.money import format_cents
+from bounties.money import check_amount, format_cents, parse_dollars
 from bounties.payments import get_gateway
 from bounties.ratelimits import check_pledge_rate
 from bounties.services.deposits import deposit_checkout, deposit_start
-from bounties.services.pledging import pledge_create, pledge_create_with_card, pledge_withdraw
+from bounties.services.pledging import (
+    MIN_CARD_CHARGE_CENTS,
+    pledge_create,
+    pledge_create_with_card,
+    pledge_withdraw,
+)
 from bounties.views_claims import receipt_context, wallet_context
 
 
@@ -61,6 +67,28 @@ def _open_checkout(request, deposit: Deposit, *, success_url: str, cancel_url: s
     return redirect(deposit.checkout_url)
 
 
+def safe_next(request) -> str:
+    """`next` (posted or in the query) when it is a path on this site, else ""."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if next_url.startswith("/") and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return ""
+
+
+def typed_cents(text) -> int | None:
+    """The amount typed in a box (or sent as `?amount=`) in cents, or None when it is not one."""
+    try:
+        return check_amount(parse_dollars(text or ""))
+    except InvalidAmount:
+        return None
+
+
+# Where "Add money" started from a pledge goes back to after the card is paid (by deposit uuid).
+DEPOSIT_NEXT = "deposit_next"
+
+
 # --- Wallet ------------------------------------------------------------------------------------
 
 
@@ -68,32 +96,59 @@ def _open_checkout(request, deposit: Deposit, *, success_url: str, cancel_url: s
 def wallet(request):
     history = Paginator(selectors.wallet_entries(user=request.user), 50).get_page(request.GET.get("page"))
     balance = selectors.wallet_balance(user=request.user)
+    # Each card deposit in the history links to its receipt (one query for the page, not one a row).
+    receipts = dict(
+        Deposit.objects.filter(
+            user=request.user, transfer_id__in=[entry.transfer_id for entry in history]
+        ).values_list("transfer_id", "uuid")
+    )
+    for entry in history:
+        entry.deposit_uuid = receipts.get(entry.transfer_id)
     context = {"balance_cents": balance, "items": history, **wallet_context(request.user)}
     return render(request, "bounties/wallet.html", context)
 
 
 @login_required
+def deposit_detail(request, deposit_uuid):
+    """The receipt of one card deposit into the wallet (the owner's only; 404 for anyone else)."""
+    deposit = get_object_or_404(
+        Deposit.objects.select_related("pledge__fund__page", "transfer"), uuid=deposit_uuid, user=request.user
+    )
+    context = {"deposit": deposit, "balance_cents": selectors.wallet_balance(user=request.user)}
+    return render(request, "bounties/deposit_detail.html", context)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def wallet_add(request):
+    """Add money by card; started from a pledge (`next`), the payer goes back to that pledge after."""
+    next_url = safe_next(request)
     form = AddMoneyForm(request.POST or None, initial={"amount": request.GET.get("amount", "")})
+    context = {"form": form, "next": next_url}
     if request.method == "GET":
-        return render(request, "bounties/add_money.html", {"form": form})
+        return render(request, "bounties/add_money.html", context)
     if not form.is_valid():
-        return render(request, "bounties/add_money.html", {"form": form}, status=400)
+        return render(request, "bounties/add_money.html", context, status=400)
     try:
         # A resubmitted form answers from its deposit: paid, declined, expired, or the same checkout.
         outcome = deposit_start(
             user=request.user,
             amount_cents=form.cleaned_data["amount"],
             key=form.cleaned_data["key"],
-            success_url=request.build_absolute_uri(reverse("wallet")),
+            success_url=request.build_absolute_uri(next_url or reverse("wallet")),
             cancel_url=request.build_absolute_uri(reverse("wallet_add")),
         )
     except BountiesError as error:
         _refuse(form, error)
         if isinstance(error, (CardDeclined, CheckoutExpired, IdempotencyMismatch)):
             form.renew_key()  # the key is spent: sending the form again is a new attempt
-        return _render_refused(request, "bounties/add_money.html", {"form": form}, error)
+        return _render_refused(request, "bounties/add_money.html", context, error)
+    if next_url:
+        # The local checkout page decides where a paid deposit leads: remember the pledge for it.
+        request.session[DEPOSIT_NEXT] = {
+            **request.session.get(DEPOSIT_NEXT, {}),
+            str(outcome.deposit.uuid): next_url,
+        }
     if outcome.deposit.status == DepositStatus.SUCCEEDED:
         return _after_payment(request, outcome.deposit, repeated=outcome.replayed)
     return redirect(outcome.deposit.checkout_url)
@@ -116,17 +171,22 @@ def _local_deposit(request, deposit_uuid) -> Deposit:
 
 
 def _after_payment(request, deposit: Deposit, *, repeated: bool = False):
-    """Where a paid deposit leads: the pledge receipt for a card pledge, else the wallet."""
+    """Where a paid deposit leads: the pledge receipt for a card pledge, the pledge it was added
+    for ("Add money" from a pledge form), else the wallet."""
     pledge = deposit.pledge_id and Pledge.objects.select_related("fund__page").get(pk=deposit.pledge_id)
+    next_url = "" if pledge else request.session.get(DEPOSIT_NEXT, {}).get(str(deposit.uuid), "")
     if repeated:
         messages.info(request, "This payment already went through; nothing was charged twice.")
     elif not pledge:
-        messages.success(request, f"Added {format_cents(deposit.amount_cents)} to your wallet.")
+        added = f"Added {format_cents(deposit.amount_cents)} to your wallet."
+        messages.success(request, f"{added} Now finish your pledge." if next_url else added)
     elif pledge.status == PledgeStatus.ACTIVE:
         messages.success(request, _pledged_message(pledge))
     elif pledge.note:  # e.g. the fund closed while the card was paid: the money waits in the wallet
         messages.warning(request, pledge.note)
-    return redirect("pledge_detail", pk=pledge.pk) if pledge else redirect("wallet")
+    if pledge:
+        return redirect("pledge_detail", pk=pledge.pk)
+    return redirect(next_url or "wallet")
 
 
 @login_required
@@ -156,6 +216,24 @@ def local_checkout(request, deposit_uuid):
 # --- Pledges -----------------------------------------------------------------------------------
 
 
+def _funnel(form, balance_cents: int) -> dict:
+    """What the pledge button says for the amount in the box: from the wallet, or the shortfall by card.
+
+    The page's script updates it as the backer types; this is the text without script.
+    """
+    amount = typed_cents(form["amount"].value())
+    short = max((amount or 0) - balance_cents, 0)
+    if short:
+        short = max(short, MIN_CARD_CHARGE_CENTS)  # as the card pledge charges it
+    return {
+        "amount_cents": amount,
+        "card_cents": short,
+        "by_card": bool(short) or (amount is None and not balance_cents),
+        "min_card_cents": MIN_CARD_CHARGE_CENTS,
+        "currency_symbol": format_cents(0)[:-1],
+    }
+
+
 def _pledged_message(pledge: Pledge) -> str:
     return f"Pledged {format_cents(pledge.amount_cents)} to {pledge.fund.page.title}. The money is in escrow."
 
@@ -176,12 +254,16 @@ def pledge_create_view(request, fund_id):
     if not request.user.is_authenticated:
         # After logging in, a GET comes back here; a POST goes back to the fund page to start again.
         return redirect_to_login(request.get_full_path() if request.method == "GET" else page.url)
-    context = {"page": page, "balance_cents": selectors.wallet_balance(user=request.user)}
+    balance = selectors.wallet_balance(user=request.user)
+    context = {"page": page, "balance_cents": balance}
     if request.method == "GET":
         form = PledgeForm(initial={"amount": request.GET.get("amount", "")})
-        return render(request, "bounties/pledge_form.html", {**context, "form": form})
+        return render(
+            request, "bounties/pledge_form.html", {**context, **_funnel(form, balance), "form": form}
+        )
 
     form = PledgeForm(request.POST)
+    context.update(_funnel(form, balance))
     try:
         check_pledge_rate(request)
     except RateLimited as error:
@@ -246,11 +328,16 @@ def pledge_detail(request, pk):
     return render(request, "bounties/pledge_detail.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def pledge_withdraw_view(request, pk):
+    """GET: "Withdraw $25 from <fund>?" with a button (no script needed). POST: withdraw it."""
     if not request.user.is_authenticated:
-        return redirect_to_login(reverse("my_pledges"))
-    pledge = get_object_or_404(Pledge, pk=pk, user=request.user)
+        return redirect_to_login(
+            request.get_full_path() if request.method == "GET" else reverse("my_pledges")
+        )
+    pledge = get_object_or_404(Pledge.objects.select_related("fund__page"), pk=pk, user=request.user)
+    if request.method == "GET":
+        return render(request, "bounties/pledge_withdraw.html", {"pledge": pledge})
     try:
         pledge = pledge_withdraw(user=request.user, pledge_id=pledge.pk)
     except BountiesError as error:

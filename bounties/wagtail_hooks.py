@@ -1,6 +1,6 @@
 """Wagtail admin hooks: the "Money" menu (read-only, and the payout queue where Finance staff act
-through the payout services), the payouts' audit-log actions, and no fund page deleted while it
-holds money.
+through the payout services), the payouts' audit-log actions, the dashboard's panels
+(`bounties/admin/dashboard.py`), and no fund page deleted while it holds money.
 
 A fund's ledger accounts, transfers and pledges protect its `Fund` row in the
 database (`on_delete=PROTECT`), so deleting a fund page that has any would fail
@@ -19,6 +19,7 @@ from wagtail.permissions import register_permission_policy
 
 from bounties.admin.announcements import FundAnnouncementsView
 from bounties.admin.base import MONEY_MODELS, ReadOnlyPermissionPolicy
+from bounties.admin.dashboard import panels_for
 from bounties.admin.payouts import FinancePermissionPolicy
 from bounties.admin.viewsets import MoneyViewSetGroup
 from bounties.admin.webhooks import WebhookEndpointViewSet
@@ -38,6 +39,12 @@ def register_money_views():
 @hooks.register("register_admin_viewset")
 def register_webhook_endpoints():
     return WebhookEndpointViewSet()
+
+
+@hooks.register("construct_homepage_panels")
+def add_dashboard_panels(request, panels):
+    # Only the panels this user may act on; Wagtail sorts all panels by their `order`.
+    panels.extend(panels_for(request.user))
 
 
 def fund_pages_holding_money(pages) -> list[str]:

@@ -1,30 +1,69 @@
-"""Project-level views: sign-up and the error pages."""
+"""Project-level views: logging in and signing up (saying which pledge they lead to), the error pages."""
 
 import logging
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.views import LoginView
 from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import SignUpForm
 from accounts.usernames import TAKEN
+from bounties import selectors
 from bounties.api import errors as api_errors
+from bounties.views import typed_cents
 
 logger = logging.getLogger("fundfill.errors")
 
 
+def pledge_intent(next_url: str) -> dict:
+    """The pledge a log-in or sign-up leads back to, read from its `next`: {"pledge_fund", "pledge_amount_cents"}.
+
+    Only a local path that is the pledge page of a public fund counts; anything else
+    (another site, another page, an unknown fund) gives {} and the generic page.
+    """
+    parts = urlsplit(next_url or "")
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or next_url.startswith("//"):
+        return {}
+    try:
+        match = resolve(parts.path)
+    except Resolver404:
+        return {}
+    if match.url_name != "pledge_create":
+        return {}
+    fund = selectors.public_funds().filter(pk=match.kwargs["fund_id"]).first()
+    if fund is None:
+        return {}
+    amount = parse_qs(parts.query).get("amount", [""])[0]
+    return {"pledge_fund": fund, "pledge_amount_cents": typed_cents(amount)}
+
+
+class FundfillLoginView(LoginView):
+    """Django's log-in page, which says so when it leads to a pledge ("Log in to pledge $25 to …")."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        return {**context, **pledge_intent(context.get("next", ""))}
+
+
+login_view = FundfillLoginView.as_view()
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request):
-    if request.user.is_authenticated:
-        return redirect("wallet") if _has_route("wallet") else redirect("/")
     next_url = _safe_next(request)
+    if request.user.is_authenticated:
+        if next_url:
+            return HttpResponseRedirect(next_url)
+        return redirect("wallet") if _has_route("wallet") else redirect("/")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -35,7 +74,7 @@ def signup(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to Fundfill, {user.username}! You are signed in.")
             return HttpResponseRedirect(next_url or "/")
-    context = {"form": form, "next": next_url}
+    context = {"form": form, "next": next_url, **pledge_intent(next_url)}
     return render(request, "registration/signup.html", context, status=400 if form.errors else 200)
 
 

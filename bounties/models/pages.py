@@ -21,6 +21,7 @@ from wagtail.query import PageQuerySet
 from wagtail.search import index
 
 from base.seo import SocialMetaMixin, social_meta_for
+from bounties.admin.widgets import FundPageForm
 from bounties.blocks import BodyBlock
 from bounties.feeds import FundNewsFeed, NewFundsFeed
 from pagecache import memo
@@ -129,11 +130,17 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
         help_text="Shown on the page and in link previews (Open Graph).",
     )
     goal_cents = models.PositiveBigIntegerField(
-        "goal (cents)", validators=[MinValueValidator(100)], help_text="The target, in cents."
+        "goal", validators=[MinValueValidator(100)], help_text="In dollars; stored as cents."
     )
-    pledge_deadline = models.DateTimeField(help_text="Pledges are accepted until this moment.")
+    # The admin shows and reads dates in the site's time zone: the help names it.
+    pledge_deadline = models.DateTimeField(
+        help_text=f"Pledges are accepted until this moment ({settings.TIME_ZONE})."
+    )
     escrow_until = models.DateTimeField(
-        help_text="Money stays in escrow until this moment; must be on or after the pledge deadline."
+        help_text=(
+            f"Money stays in escrow until this moment ({settings.TIME_ZONE}); "
+            "must be on or after the pledge deadline."
+        )
     )
     failure_policy = models.CharField(
         max_length=16,
@@ -201,6 +208,9 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
             heading="Status (set by the bounty services, read-only)",
         ),
     ]
+
+    # Types the goal in dollars (bounties/admin/widgets.py).
+    base_form_class = FundPageForm
 
     parent_page_types = ["bounties.FundIndexPage"]
     subpage_types = ["bounties.FundUpdatePage"]

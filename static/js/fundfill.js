@@ -112,3 +112,60 @@
     update();
 })();
 // --- End of proposal preview ------------------------------------------------------------------
+
+// --- Receipts and funnel: the pledge button says what it will do ------------------------------------
+// On the pledge form ([data-pledge-funnel]) the button reads "Pledge $25 from your wallet" or, when the
+// wallet is short, "Pledge $25 · pay $15 by card" and the form then sends pay_by_card (the card pledge,
+// which charges only the difference). Without this script the server's text for ?amount= stands, and
+// the server still refuses a short wallet in words and offers the card.
+(function () {
+    "use strict";
+
+    var form = document.querySelector("form[data-pledge-funnel]");
+    if (!form) { return; }
+    var input = form.elements.namedItem("amount");
+    var card = form.querySelector("[data-funnel-card]");
+    var button = form.querySelector(".pledge-form__submit");
+    var how = form.querySelector(".pledge-form__how");
+    if (!input || !card || !button) { return; }
+    var balance = parseInt(form.dataset.balanceCents, 10) || 0;
+    var minimum = parseInt(form.dataset.minCardCents, 10) || 0;
+    var symbol = form.dataset.currencySymbol || "$";
+
+    // Cents for "25", "25.50", "$1,000" (as bounties.money.parse_dollars reads them), else null.
+    var cents = function (text) {
+        var raw = (text || "").trim().replace(/^\$/, "").replace(/,(?=\d{3}(\D|$))/g, "");
+        if (!/^[0-9]+(\.[0-9]{1,2})?$/.test(raw)) { return null; }
+        var value = Math.round(parseFloat(raw) * 100);
+        return value > 0 ? value : null;
+    };
+    var money = function (value) {
+        var whole = Math.floor(value / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+        var part = value % 100;
+        return symbol + whole + (part ? "." + (part < 10 ? "0" : "") + part : "");
+    };
+
+    var update = function () {
+        if (form.dataset.submitted === "true") { return; }  // "Working…" stays until the page changes
+        var amount = cents(input.value);
+        var short = amount === null ? 0 : Math.max(amount - balance, 0);
+        if (short) { short = Math.max(short, minimum); }
+        var byCard = short > 0 || (amount === null && balance === 0);
+        card.disabled = !byCard;
+        if (amount === null) {
+            button.textContent = byCard ? "Pledge · pay by card" : "Pledge from your wallet";
+        } else if (short) {
+            button.textContent = "Pledge " + money(amount) + " · pay " + money(short) + " by card";
+        } else {
+            button.textContent = "Pledge " + money(amount) + " from your wallet";
+        }
+        if (how) {
+            how.textContent = byCard
+                ? "You pay the difference by card on the next page; your pledge is made as soon as the payment lands."
+                : "The money moves from your wallet into the fund's escrow.";
+        }
+    };
+    input.addEventListener("input", update);
+    update();
+})();
+// --- End of receipts and funnel -----------------------------------------------------------------

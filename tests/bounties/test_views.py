@@ -327,7 +327,9 @@ def test_my_pledges_lists_them_and_withdraw_returns_the_money(client, backer, fu
     assertContains(listing, "In escrow")
     assertContains(listing, f'action="/pledges/{pledge.pk}/withdraw/"')
 
-    assert client.get(f"/pledges/{pledge.pk}/withdraw/").status_code == 405
+    # GET asks first (and moves nothing); the POST withdraws.
+    assertContains(client.get(f"/pledges/{pledge.pk}/withdraw/"), "Withdraw $25 from Audit TrueCrypt?")
+    assert wallet_for(backer).balance == 2_500
     response = client.post(f"/pledges/{pledge.pk}/withdraw/", follow=True)
     assertRedirects(response, "/pledges/")
     assertContains(response, "Withdrew $25 back to your wallet.")
