@@ -191,8 +191,10 @@ def test_a_publish_in_another_process_is_on_every_workers_next_homepage(database
     # The very next requests, to both workers, show the new fund and nothing of the old.
     for pid, state, page in homepage_from_both_workers(port):
         text = head_and_hero_text(page)
-        assert page.title == f"{new_title} · Fundfill", (pid, state, page.title)
+        # The homepage names the site, then the featured fund; its own URL is its canonical one.
+        assert page.title == f"Fundfill · {new_title}", (pid, state, page.title)
         assert page.meta["og:title"] == new_title, (pid, state)
         assert old_title not in text, f"worker {pid} ({state}) still shows {old_title!r}"
         assert old_url not in text, f"worker {pid} ({state}) still links {old_url!r}"
-        assert page.meta["og:url"] == f"http://127.0.0.1:{port}{new_url}", (pid, state)
+        assert page.meta["og:url"] == f"http://127.0.0.1:{port}/", (pid, state)
+        assert new_url in text, f"worker {pid} ({state}) does not link the new fund {new_url!r}"
