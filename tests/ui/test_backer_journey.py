@@ -1,8 +1,9 @@
 """A backer's money journey: sign up → add money by test card → pledge on a fund page → see it → withdraw.
 
 Also: a double click on the pledge button pledges once, two simultaneous submits of the same
-form pledge once (the server's key, not the page's script, is the guard), and a declined
-card says why.
+form pledge once (the server's key, not the page's script, is the guard), a declined
+card says why, and the pledge button says, as the backer types, whether the money comes
+from the wallet or the shortfall from a card.
 """
 
 import pytest
@@ -13,6 +14,7 @@ from selenium.webdriver.common.by import By
 from bounties.models import Deposit, DepositStatus, Fund, Pledge, PledgeStatus, Transfer
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
+from tests.money import top_up
 
 pytestmark = pytest.mark.ui
 
@@ -148,3 +150,35 @@ def test_declined_card_shows_its_reason(live_server, browser, wait, fund):
     assert Deposit.objects.get(user=frank).status == DepositStatus.DECLINED
     assert wallet_for(frank).balance == 0
     assert not Transfer.objects.exists()
+
+
+def test_the_pledge_button_says_wallet_or_card_as_the_backer_types(live_server, browser, wait, fund):
+    gus = UserFactory(username="gus")
+    top_up(gus, 1_000)  # $10 in the wallet
+    log_in(browser, wait, live_server, "gus")
+    open_pledge_page(browser, wait, live_server, fund, "25")
+    button = wait.visible(".pledge-form button[type=submit]")
+    assert button.text == "Pledge $25 · pay $15 by card"  # the server's text for ?amount=25
+
+    # The page's script follows the box: enough in the wallet, then short again.
+    amount = browser.find_element(By.ID, "id_amount")
+    amount.clear()
+    amount.send_keys("5")
+    wait.text(".pledge-form button[type=submit]", "Pledge $5 from your wallet")
+    amount.clear()
+    amount.send_keys("30")
+    wait.text(".pledge-form button[type=submit]", "Pledge $30 · pay $20 by card")
+
+    # One press: the card checkout for the $20 difference, then the pledge's receipt.
+    with wait.navigation():
+        button.click()
+    assert "$20" in wait.visible(".checkout__amount").text
+    wait.visible("#id_card").send_keys("4242 4242 4242 4242")
+    with wait.navigation():
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    pledge = Pledge.objects.get(user=gus)
+    wait.path(f"/pledges/{pledge.pk}/")
+    assert "Thank you for backing Audit TrueCrypt" in wait.visible(".receipt-card__thanks").text
+    assert pledge.amount_cents == 3_000 and pledge.status == PledgeStatus.ACTIVE
+    assert wallet_for(gus).balance == 0  # $10 + $20 - $30
+    assert ledger_violations() == []
