@@ -27,6 +27,7 @@ from bounties.models import (
     ClaimStatus,
     ClaimWeight,
     Entry,
+    Follower,
     Fund,
     FundPage,
     FundStatus,
@@ -348,6 +349,113 @@ def _proposal(page: FundPage, state) -> Proposal:
         comment=comment or "",
         submitted_at=state.created_at if state else None,
         go_live_at=go_live_at,
+    )
+
+
+# --- Backer dashboard ----------------------------------------------------------------------------
+
+DASHBOARD_PLEDGES = 10  # the newest shown; "See all" opens `my_pledges`
+
+
+@dataclass(frozen=True)
+class OpenVote:
+    """A claim under vote on which the user holds weight in its snapshot, and their vote so far (None: not yet)."""
+
+    claim: Claim
+    weight_cents: int
+    vote: Vote | None
+
+
+@dataclass(frozen=True)
+class MadeClaim:
+    """A claim the user made, as its submitter or a co-claimant, with their share of the award."""
+
+    claim: Claim
+    share_bp: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What a signed-in user's `/dashboard/` shows: their money, pledges, votes, claims and follows."""
+
+    balances: Balances
+    pledges: list[Pledge]  # the newest DASHBOARD_PLEDGES
+    more_pledges: bool
+    votes_due: list[OpenVote]  # soonest deadline first
+    votes_cast: list[OpenVote]  # still open, so the vote can be changed
+    claims: list[MadeClaim]
+    follows: list[FundPage]
+    proposal_count: int
+
+
+def recent_pledges(*, user, limit: int = DASHBOARD_PLEDGES) -> tuple[list[Pledge], bool]:
+    """The user's newest `limit` pledges with their fund and page, and whether there are more (one query)."""
+    found = list(
+        Pledge.objects.filter(user=user)
+        .select_related("fund__page")
+        .order_by("-created_at", "-pk")[: limit + 1]
+    )
+    return found[:limit], len(found) > limit
+
+
+def open_votes(*, user, now: datetime | None = None) -> list[OpenVote]:
+    """Claims on public funds still open for voting where the user has weight, soonest deadline first.
+
+    Claimants have no weight in their own claim's snapshot (`claim_submit` leaves the team out),
+    so every row is a claim the user may vote on. Two queries, however many claims.
+    """
+    public = public_funds().order_by().values("pk")
+    weights = list(
+        ClaimWeight.objects.filter(
+            user=user,
+            claim__status=ClaimStatus.VOTING,
+            claim__closes_at__gt=now or timezone.now(),
+            claim__fund_id__in=public,
+        )
+        .select_related("claim__user", "claim__fund__page")
+        .order_by("claim__closes_at", "claim__pk")
+    )
+    votes = {
+        vote.claim_id: vote
+        for vote in Vote.objects.filter(user=user, claim_id__in=[w.claim_id for w in weights])
+    }
+    return [OpenVote(claim=w.claim, weight_cents=w.weight_cents, vote=votes.get(w.claim_id)) for w in weights]
+
+
+def claims_made(*, user) -> list[MadeClaim]:
+    """The claims on public funds the user is a claimant of (the submitter is one too), newest first."""
+    public = public_funds().order_by().values("pk")
+    rows = (
+        Claimant.objects.filter(user=user, claim__fund_id__in=public)
+        .select_related("claim__fund__page")
+        .order_by("-claim__submitted_at", "-claim__pk")
+    )
+    return [MadeClaim(claim=row.claim, share_bp=row.share_bp) for row in rows]
+
+
+def followed_funds(*, user) -> list[FundPage]:
+    """The public funds the user's address follows (confirmed, not unsubscribed), newest first; one query."""
+    if not user.email:
+        return []
+    follows = Follower.objects.filter(
+        email__iexact=user.email, confirmed_at__isnull=False, unsubscribed_at__isnull=True
+    ).values("fund_id")
+    return list(public_funds().filter(pk__in=follows))
+
+
+def dashboard(*, user, now: datetime | None = None) -> Dashboard:
+    """Everything the dashboard shows, in a fixed number of queries (none grows with what the user has)."""
+    pledges, more = recent_pledges(user=user)
+    votes = open_votes(user=user, now=now)
+    return Dashboard(
+        balances=balances(user=user),
+        pledges=pledges,
+        more_pledges=more,
+        votes_due=[vote for vote in votes if vote.vote is None],
+        votes_cast=[vote for vote in votes if vote.vote is not None],
+        claims=claims_made(user=user),
+        follows=followed_funds(user=user),
+        proposal_count=FundPage.objects.filter(owner=user).count(),
     )
 
 

@@ -5,7 +5,7 @@ Included before Wagtail's catch-all, so `/funds/<id>/pledge/` is ours, not a pag
 
 from django.urls import path
 
-from bounties import views, views_claims, views_follow, views_proposals
+from bounties import views, views_claims, views_dashboard, views_follow, views_proposals
 from bounties.announcement_feed import fund_announcements_feed
 from bounties.payments import webhooks
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("wallet/add/", views.wallet_add, name="wallet_add"),
     path("wallet/deposits/<uuid:deposit_uuid>/", views.deposit_detail, name="deposit_detail"),
     path("funds/<int:fund_id>/pledge/", views.pledge_create_view, name="pledge_create"),
+    path("dashboard/", views_dashboard.dashboard_view, name="dashboard"),
     path("pledges/", views.my_pledges, name="my_pledges"),
     path("pledges/<int:pk>/", views.pledge_detail, name="pledge_detail"),
     path("pledges/<int:pk>/withdraw/", views.pledge_withdraw_view, name="pledge_withdraw"),
