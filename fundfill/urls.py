@@ -24,6 +24,8 @@ urlpatterns = [
     path(settings.MEDIA_URL.lstrip("/") + "<path:path>", media.serve, name="media"),
     path("search/", search_views.search, name="search"),
     path("accounts/signup/", views.signup, name="signup"),
+    # Django's log-in, saying which pledge it leads back to (fundfill/views.py); the rest of auth as is.
+    path("accounts/login/", views.login_view, name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("bounties.api.urls")),
     path("funds/live.json", live.fund_figures, name="fund_live"),

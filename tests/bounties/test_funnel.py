@@ -10,7 +10,6 @@ import re
 from urllib.parse import quote
 
 import pytest
-from django.urls import path
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from bounties import views
@@ -19,19 +18,12 @@ from bounties.payments.local_gateway import SUCCESS_CARD
 from bounties.services.deposits import deposit_create
 from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create
-from fundfill import urls as site_urls
-from fundfill.views import login_view
 from tests.factories import UserFactory
 from tests.money import top_up
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery"
-
-# The log-in route as `fundfill/urls.py` is to wire it (`fundfill.views.login_view` before
-# `django.contrib.auth.urls`); the tests of the log-in page run on it.
-urlpatterns = [path("accounts/login/", login_view, name="login"), *site_urls.urlpatterns]
-with_login_view = pytest.mark.urls(__name__)
 
 
 def redirects(response, url):
@@ -55,7 +47,6 @@ def backer(client, user):
 # --- Signed out: log in or sign up for this pledge ----------------------------------------------
 
 
-@with_login_view
 def test_the_pledge_button_signed_out_leads_to_a_log_in_page_that_says_why(client, fund):
     response = client.get(f"/funds/{fund.pk}/pledge/", {"amount": "25"})
     login_url = response.url
@@ -67,7 +58,6 @@ def test_the_pledge_button_signed_out_leads_to_a_log_in_page_that_says_why(clien
     assertContains(page, f'href="/accounts/signup/?next={quote(pledge_next(fund), safe="/")}"')
 
 
-@with_login_view
 def test_logging_in_returns_to_the_pledge_form(client, fund):
     UserFactory(username="gina", password=PASSWORD)
     response = client.post(
@@ -77,7 +67,6 @@ def test_logging_in_returns_to_the_pledge_form(client, fund):
     assertContains(client.get(response.url), 'value="25"')
 
 
-@with_login_view
 @pytest.mark.parametrize(
     "next_url",
     [
@@ -94,7 +83,6 @@ def test_a_next_that_is_not_a_pledge_here_shows_the_generic_log_in_page(client, 
     assertNotContains(page, "evil.example")
 
 
-@with_login_view
 def test_a_pledge_without_an_amount_still_names_the_fund(client, fund):
     page = client.get("/accounts/login/", {"next": f"/funds/{fund.pk}/pledge/?amount=abc"})
     assertContains(page, "Log in to pledge to Audit TrueCrypt")
