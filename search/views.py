@@ -1,4 +1,4 @@
-"""Site search over live funds and their news (PostgreSQL full text in production)."""
+"""Site search over live funds, their news and the site's own pages (PostgreSQL full text in production)."""
 
 import unicodedata
 
@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from wagtail.models import Page
 
 from bounties.models import FundPage, FundUpdatePage
+from content.models import ContentPage
 from pagecache import memo
 from pagecache.serving import public_pages
 
@@ -26,7 +27,7 @@ def search(request):
     query = typed_query(request.GET.get("q", ""))
     if query:
         pages = public_pages(Page.objects.live(), request)
-        results = pages.type(FundPage, FundUpdatePage).specific().search(query)
+        results = pages.type(FundPage, FundUpdatePage, ContentPage).specific().search(query)
     else:
         results = Page.objects.none()
     paginator = Paginator(results, RESULTS_PER_PAGE)

@@ -22,9 +22,10 @@ MAY_IMPORT = {
     "accounts": {"base"},
     "bounties": {"base", "pagecache", "accounts"},
     "home": {"base", "pagecache", "bounties"},
-    "search": {"base", "pagecache", "bounties"},
-    "demo": {"base", "pagecache", "accounts", "bounties", "home", "search"},
-    PROJECT: {"base", "pagecache", "accounts", "bounties", "home", "search", "demo"},
+    "content": {"base", "pagecache"},
+    "search": {"base", "pagecache", "bounties", "content"},
+    "demo": {"base", "pagecache", "accounts", "bounties", "home", "content", "search"},
+    PROJECT: {"base", "pagecache", "accounts", "bounties", "home", "content", "search", "demo"},
 }
 PACKAGES = set(MAY_IMPORT)
 

@@ -177,9 +177,15 @@ def test_only_the_view_permission_of_money_is_offered_to_groups():
         if permission.content_type.app_label == "bounties"
     }
     assert {"view_transfer", "view_pledge", "view_account", "view_outbox"} <= offered
-    # Webhook endpoints are integrators' configuration, edited in Settings; nothing about money is editable.
+    # Webhook endpoints are integrators' configuration and the creators' limits a site setting, both
+    # edited in Settings; nothing about money is editable.
     editable = {codename for codename in offered if codename.split("_")[0] in ("add", "change", "delete")}
-    assert editable == {"add_webhookendpoint", "change_webhookendpoint", "delete_webhookendpoint"}
+    assert editable == {
+        "add_webhookendpoint",
+        "change_webhookendpoint",
+        "delete_webhookendpoint",
+        "change_creatorsettings",
+    }
 
 
 def make_editor(username="edith"):

@@ -12,7 +12,7 @@ from django.conf import settings
 from bounties.services import deposits, pledging
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_DIRS = ["accounts", "base", "bounties", "demo", "fundfill", "home", "pagecache", "search"]
+APP_DIRS = ["accounts", "base", "bounties", "content", "demo", "fundfill", "home", "pagecache", "search"]
 MONEY_MODELS = "Transfer|Entry|Account|Pledge|Deposit|WebhookEvent|Fund|Outbox"
 MONEY_WRITE = re.compile(
     rf"\b({MONEY_MODELS})\.objects\.(create|bulk_create|get_or_create|update_or_create|update|delete)\b"

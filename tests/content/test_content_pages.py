@@ -166,6 +166,13 @@ def test_a_word_in_a_question_finds_it_too(how_it_works):
     assert list(ContentPage.objects.live().search("consent")) == [how_it_works]
 
 
+def test_the_site_search_finds_it(client, how_it_works):
+    response = client.get("/search/", {"q": "quorum"})
+    assert response.status_code == 200
+    assert how_it_works.title in response.content.decode()
+    assert how_it_works.url in response.content.decode()
+
+
 # Calls to action --------------------------------------------------------------------------------
 
 
