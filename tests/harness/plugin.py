@@ -1,7 +1,8 @@
 """pytest plugin (loaded with -p before Django): start the run's services once.
 
 The controller process starts one PostgreSQL and one Redis for the whole run and
-exports their URLs; xdist workers inherit them. A skipped test fails the run:
+exports their URLs; xdist workers inherit them. It also installs the pinned axe-core
+(services.ensure_axe) before any worker starts. A skipped test fails the run:
 nothing is silently skipped.
 """
 
@@ -13,6 +14,7 @@ from tests.harness import services
 
 if "PYTEST_XDIST_WORKER" not in os.environ:
     services.ensure_packages()
+    services.ensure_axe()
     if not os.environ.get("FUNDFILL_TEST_DATABASE_URL"):
         os.environ["FUNDFILL_TEST_DATABASE_URL"] = services.start_postgres()
     if not os.environ.get("FUNDFILL_TEST_REDIS_URL"):

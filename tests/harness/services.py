@@ -3,6 +3,10 @@
 Missing Debian packages are installed when running as root (CI); otherwise we
 stop with the exact command to run. PostgreSQL refuses to run as root, so as
 root the cluster belongs to the `postgres` user.
+
+axe-core (the accessibility checks in tests/ui/a11y.py) is installed the same way, by the
+machine's npm, once per pinned version into the git-ignored tests/ui/.axe/; nothing is
+downloaded while a test runs.
 """
 
 import atexit
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 PACKAGES = {
     "postgresql": lambda: bool(pg_bin("initdb")),
@@ -22,6 +27,12 @@ PACKAGES = {
     "chromium": lambda: os.path.exists("/usr/bin/chromium"),
     "chromium-driver": lambda: os.path.exists("/usr/bin/chromedriver"),
 }
+
+
+# The one pin of axe-core; bump it here (the next run installs it beside the old one).
+AXE_VERSION = "4.14.1"
+AXE_DIR = Path(__file__).resolve().parents[1] / "ui" / ".axe" / f"axe-core-{AXE_VERSION}"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def pg_bin(name):
@@ -39,6 +50,10 @@ def ensure_packages():
     missing = [name for name, present in PACKAGES.items() if not present()]
     if not missing:
         return
+    _apt_install(missing)
+
+
+def _apt_install(missing):
     command = ["apt-get", "install", "-y", "-q", *missing]
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         sys.exit(
@@ -49,6 +64,43 @@ def ensure_packages():
     if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=True)
         subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)
+
+
+def ensure_axe():
+    """axe-core at AXE_VERSION in AXE_DIR, by npm (itself apt-installed as root if missing).
+
+    Installed into a scratch directory beside AXE_DIR and renamed into place, so two runs
+    starting at once in one working tree never see half an install.
+    """
+    if AXE_SCRIPT.is_file():
+        return
+    spec = f"axe-core@{AXE_VERSION}"
+    flags = ["--no-audit", "--no-fund", "--no-package-lock"]
+    by_hand = " ".join(["npm", "install", "--prefix", str(AXE_DIR), *flags, spec])
+    if not shutil.which("npm"):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            sys.exit(
+                f"The UI tests need axe-core, and npm is missing. Install them with:\n  sudo apt-get install -y npm\n  {by_hand}"
+            )
+        _apt_install(["npm"])
+    AXE_DIR.parent.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=f"{AXE_DIR.name}-", dir=AXE_DIR.parent)
+    os.chmod(scratch, 0o755)
+    command = ["npm", "install", "--prefix", scratch, *flags, spec]
+    print(f"[harness] installing {spec} into {AXE_DIR}", file=sys.stderr)
+    try:
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0 or not (Path(scratch) / "node_modules" / "axe-core" / "axe.min.js").is_file():
+            sys.exit(
+                f"Could not install {spec} (npm said: {done.stderr.strip()[-500:]}). Install it with:\n  {by_hand}"
+            )
+        try:
+            os.rename(scratch, AXE_DIR)
+        except OSError:  # another run put it there first
+            if not AXE_SCRIPT.is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _as_postgres(args):
