@@ -459,6 +459,35 @@ def dashboard(*, user, now: datetime | None = None) -> Dashboard:
     )
 
 
+# --- Fund page pictures ----------------------------------------------------------------------------
+
+
+def pledge_series(*, fund_id: int) -> list[tuple[date, int]]:
+    """Cumulative cents pledged to the fund by the end of each day that had pledges, oldest first.
+
+    Counts the pledges still in its escrow or paid to its winner (active and awarded): the same
+    money as `Fund.pledged_cents`, so the last point is the pledged total. Days are the site's
+    (`TIME_ZONE`). One query, grouped by day in the database.
+    """
+    from django.db.models.functions import TruncDate
+
+    from bounties.models import Pledge, PledgeStatus
+
+    rows = (
+        Pledge.objects.filter(fund_id=fund_id, status__in=[PledgeStatus.ACTIVE, PledgeStatus.AWARDED])
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(cents=Sum("amount_cents"))
+        .order_by("day")
+        .values_list("day", "cents")
+    )
+    series, total = [], 0
+    for day, cents in rows:
+        total += cents
+        series.append((day, total))
+    return series
+
+
 # --- Admin dashboard -------------------------------------------------------------------------------
 
 CLOSING_SOON = timedelta(days=7)

@@ -2,6 +2,7 @@
 
 import html
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -9,10 +10,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Length, Substr
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
+from django.views.decorators.clickjacking import xframe_options_exempt
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import StreamField
@@ -22,12 +25,15 @@ from wagtail.search import index
 
 from base.seo import SocialMetaMixin, social_meta_for
 from bounties.admin.widgets import FundPageForm
+from bounties.badges import fund_badge
 from bounties.blocks import BodyBlock
 from bounties.feeds import FundNewsFeed, NewFundsFeed
 from pagecache import memo
 from pagecache.serving import FastServeMixin, public_pages
 
 from .funds import Fund, FundStatus
+
+FRAMED_BY_ANYONE = {"frame-ancestors": ["*"]}
 
 
 class FailurePolicy(models.TextChoices):
@@ -264,7 +270,8 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
         )
 
     def get_cached_paths(self):
-        return ["/", "feed/"]
+        # Served from the same page (and page cache): a CDN purges them all with it.
+        return ["/", "feed/", "embed/", "badge/"]
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
@@ -277,6 +284,28 @@ class FundPage(FastServeMixin, SocialMetaMixin, RoutablePageMixin, Page):
     @path("feed/", name="feed")
     def feed(self, request):
         return FundNewsFeed(self)(request)
+
+    # Other sites frame the widget: no X-Frame-Options, and CSP's frame-ancestors opened for it
+    # (enforced and report-only alike; django-csp adds no header for a policy that is not set).
+    @path("embed/", name="embed")
+    @xframe_options_exempt
+    @csp_replace(FRAMED_BY_ANYONE)
+    @csp_replace(FRAMED_BY_ANYONE, REPORT_ONLY=True)
+    def embed(self, request):
+        """A compact card of the fund for other sites' pages: title, progress, a link to pledge.
+
+        Served and cached like the page itself, so its figures are as fresh as the page's.
+        """
+        return self.render(request, template="bounties/fund_embed.html")
+
+    @path("badge/", name="badge")
+    def badge(self, request):
+        """A shields.io-like SVG badge, "$1,910 pledged · 42 backers", for READMEs and posts.
+
+        At `badge/`, not `badge.svg`: Wagtail serves only URLs of slug-like segments
+        (`wagtail.urls`), and serving it there is what caches and purges it with the page.
+        """
+        return HttpResponse(fund_badge(self), content_type="image/svg+xml; charset=utf-8")
 
 
 class FundUpdatePage(FastServeMixin, SocialMetaMixin, Page):

@@ -169,3 +169,38 @@
     update();
 })();
 // --- End of receipts and funnel -----------------------------------------------------------------
+
+// --- Fund page: copy buttons, spoken progress ------------------------------------------------------
+// Copy buttons ([data-copy]) stay hidden without a clipboard: the link and the snippets beside them
+// can be selected by hand. The live figures above move a progress bar's aria-valuenow; its spoken
+// text and the page's "% funded" follow (that figure may pass 100; the bar's stops there).
+(function () {
+    "use strict";
+
+    if (navigator.clipboard && window.isSecureContext) {
+        document.querySelectorAll("button[data-copy]").forEach(function (button) {
+            var label = button.textContent;
+            button.hidden = false;
+            button.addEventListener("click", function () {
+                navigator.clipboard.writeText(button.dataset.copy).then(function () {
+                    button.textContent = "Copied";
+                    window.setTimeout(function () { button.textContent = label; }, 2000);
+                }, function () { /* nothing copied: the text is still there to select */ });
+            });
+        });
+    }
+
+    if (!window.MutationObserver) { return; }
+    document.querySelectorAll(".progress[data-fund] [role=progressbar][data-goal]").forEach(function (bar) {
+        var fund = bar.closest(".progress").dataset.fund;
+        new MutationObserver(function () {
+            var percent = Number(bar.getAttribute("aria-valuenow"));
+            if (percent >= 100) { return; }  // the page's own figure may be past 100: keep it
+            bar.setAttribute("aria-valuetext", percent + " % of " + bar.dataset.goal);
+            document.querySelectorAll(".fund__percent[data-fund='" + fund + "']").forEach(function (el) {
+                el.textContent = percent + " %";
+            });
+        }).observe(bar, { attributes: true, attributeFilter: ["aria-valuenow"] });
+    });
+})();
+// --- End of fund page: copy buttons, spoken progress -----------------------------------------------

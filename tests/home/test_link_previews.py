@@ -137,8 +137,9 @@ def busy_site(featured, make_fund):
         ("/", 10),
         # Site, homepage, Wagtail's walk (the child, then its specific row, a level), its view
         # restrictions, the fund's image, news (and its restriction check), incident notice,
-        # the counters, its terms history and its public timeline: nothing per news item.
-        ("/funds/audit-truecrypt/", 15),
+        # the counters, the pledges by day for its chart (live, as the counters are; skipped when
+        # nothing is pledged), its terms history and its public timeline: nothing per news item.
+        ("/funds/audit-truecrypt/", 16),
         ("/funds/", 10),
     ],
 )

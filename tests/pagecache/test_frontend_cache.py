@@ -31,6 +31,8 @@ ROOT = "http://localhost"
 FUND_URLS = {
     f"{ROOT}/funds/audit-truecrypt/",
     f"{ROOT}/funds/audit-truecrypt/feed/",
+    f"{ROOT}/funds/audit-truecrypt/embed/",  # the widget and the badge other sites show
+    f"{ROOT}/funds/audit-truecrypt/badge/",
     f"{ROOT}/funds/",
     f"{ROOT}/funds/feed/",
     f"{ROOT}/",
