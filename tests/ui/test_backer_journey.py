@@ -15,6 +15,7 @@ from bounties.models import Deposit, DepositStatus, Fund, Pledge, PledgeStatus, 
 from bounties.services.ledger import ledger_violations, wallet_for
 from tests.factories import UserFactory
 from tests.money import top_up
+from tests.ui.a11y import screenshot
 
 pytestmark = pytest.mark.ui
 
@@ -113,6 +114,7 @@ def test_backer_adds_money_pledges_sees_it_and_withdraws(live_server, browser, w
     assert "Withdrew $25 from Audit TrueCrypt" in history
     assert Fund.objects.get(pk=fund.pk).pledged_cents == 0
     assert ledger_violations() == []
+    screenshot(browser, "backer-journey")
 
 
 def test_two_simultaneous_submits_of_one_pledge_form_pledge_once(live_server, browser, wait, fund):
@@ -138,6 +140,7 @@ def test_two_simultaneous_submits_of_one_pledge_form_pledge_once(live_server, br
     state = Fund.objects.get(pk=fund.pk)
     assert (state.pledged_cents, state.backer_count) == (3_000, 1)
     assert ledger_violations() == []
+    screenshot(browser, "backer-double-submit")
 
 
 def test_declined_card_shows_its_reason(live_server, browser, wait, fund):
@@ -150,6 +153,7 @@ def test_declined_card_shows_its_reason(live_server, browser, wait, fund):
     assert Deposit.objects.get(user=frank).status == DepositStatus.DECLINED
     assert wallet_for(frank).balance == 0
     assert not Transfer.objects.exists()
+    screenshot(browser, "backer-declined-card")
 
 
 def test_the_pledge_button_says_wallet_or_card_as_the_backer_types(live_server, browser, wait, fund):
@@ -182,3 +186,4 @@ def test_the_pledge_button_says_wallet_or_card_as_the_backer_types(live_server, 
     assert pledge.amount_cents == 3_000 and pledge.status == PledgeStatus.ACTIVE
     assert wallet_for(gus).balance == 0  # $10 + $20 - $30
     assert ledger_violations() == []
+    screenshot(browser, "backer-pledge-button-card")

@@ -23,6 +23,7 @@ from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.settlement import funds_settle
 from tests.factories import UserFactory
 from tests.money import back
+from tests.ui.a11y import screenshot
 from tests.ui.conftest import CHROMEDRIVER, Wait, chromium_options
 from tests.ui.test_backer_journey import log_in
 
@@ -132,3 +133,4 @@ def test_a_claim_is_voted_on_and_paid_and_a_failed_fund_goes_back_to_the_card(
     assert Fund.objects.get(pk=other.pk).status == FundStatus.FAILED
     assert wallet_for(ann).balance == 0  # in escrow elsewhere, or on its way to her card
     assert ledger_violations() == []
+    screenshot(browser, "claim-journey")

@@ -20,6 +20,7 @@ from wagtail.models import GroupPagePermission, Page, PageLogEntry
 from bounties.models import FundPage, Pledge
 from tests.factories import UserFactory
 from tests.money import top_up
+from tests.ui.a11y import screenshot
 from tests.ui.test_backer_journey import log_in, open_pledge_page
 
 pytestmark = pytest.mark.ui
@@ -204,3 +205,4 @@ def test_a_proposal_is_approved_by_an_editor_goes_live_and_takes_a_pledge(
         ("wagtail.workflow.approve", "editor"),
         ("wagtail.publish", "editor"),
     } <= entries, entries
+    screenshot(browser, "creator-journey")

@@ -18,6 +18,7 @@ from selenium.webdriver.common.keys import Keys
 from bounties.models import FundPage
 from tests.factories import publish
 from tests.pages_html import head_and_hero_text, parse_page
+from tests.ui.a11y import screenshot
 
 pytestmark = pytest.mark.ui
 
@@ -90,6 +91,7 @@ def test_editor_features_another_fund_and_the_next_reader_sees_it(
     seen = head_and_hero_text(page)
     for old in ["Audit TrueCrypt", "An independent audit of TrueCrypt.", "/funds/audit-truecrypt/"]:
         assert old not in seen
+    screenshot(browser, "editor-features-fund")
 
 
 def admin_log_in(browser, wait, live_server):
@@ -142,3 +144,4 @@ def test_editor_creates_a_fund_typing_the_goal_in_dollars(live_server, browser, 
     browser.get(f"{live_server.url}/admin/pages/{page.pk}/edit/")
     assert wait.visible("#id_goal_cents").get_attribute("value") == "25,000.00"
     assert "$25,000" in requests.get(live_server.url + page.url, timeout=10).text
+    screenshot(browser, "editor-creates-fund")

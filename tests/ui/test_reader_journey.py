@@ -9,6 +9,7 @@ from wagtail.rich_text import RichText
 
 from bounties.models import Fund
 from tests.factories import FundUpdatePageFactory, publish
+from tests.ui.a11y import screenshot
 
 pytestmark = pytest.mark.ui
 
@@ -78,3 +79,4 @@ def test_reader_follows_the_featured_fund_and_finds_it_by_search(live_server, br
         results[0].click()
     wait.path("/funds/audit-truecrypt/")
     assert wait.visible("h1").text == "Audit TrueCrypt"
+    screenshot(browser, "reader-journey")
