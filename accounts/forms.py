@@ -13,6 +13,9 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "email")
+        # Django's own ("Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.") reads
+        # like a validator; this says the same to a person.
+        help_texts = {"username": "Letters, digits and @ . + - _; up to 150 characters."}
 
     def clean_username(self):
         return clean_new_username(self.cleaned_data["username"])
