@@ -552,7 +552,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_posts_nothing_twice(
 
 def test_a_rate_limit_is_retried_at_its_reset_and_not_before(fakes, database, base_env, events, cluster):
     cluster.ensure(base_env)
-    reset = datetime.fromtimestamp(int(time.time()) + 7, UTC)
+    reset = datetime.fromtimestamp(int(time.time()) + 12, UTC)  # room for a loaded box before it
     fakes.x.rate_limit_next(reset, method="POST", path="/2/tweets")
     fakes.bluesky.rate_limit_next(reset, method="POST", path="/xrpc/com.atproto.repo.createRecord")
     title = _title("limited")
@@ -581,7 +581,7 @@ def test_a_rate_limit_is_retried_at_its_reset_and_not_before(fakes, database, ba
     assert not fakes.posts(title)["twitter"] and not fakes.posts(title)["bluesky"]
     assert outbox(database, texts)[f"{key}:twitter"]["status"] == "pending"
 
-    wait_for(lambda: datetime.now(UTC) >= reset, "the reset", 15)
+    wait_for(lambda: datetime.now(UTC) >= reset, "the reset", 20)
     events.deliver_outbox()
     rows = wait_for(lambda: all_sent(database, texts), "sent after the reset")
     assert_one_post_per_channel(fakes, cluster, rows, texts)
