@@ -17,7 +17,7 @@ from django.utils import timezone
 from selenium.webdriver.common.by import By
 from wagtail.models import GroupPagePermission, Page, PageLogEntry
 
-from bounties.models import FundPage, Pledge
+from bounties.models import FundPage, Outbox, Pledge
 from tests.factories import UserFactory
 from tests.money import top_up
 from tests.ui.a11y import screenshot
@@ -184,6 +184,9 @@ def test_a_proposal_is_approved_by_an_editor_goes_live_and_takes_a_pledge(
     browser.get(f"{live_server.url}/my/funds/")
     assert my_fund(wait) == ("live", "Live")
     assert TITLE in public_fund_list(live_server)
+    # Announced: the new fund is staged for every channel, and Cora is told it is live.
+    assert Outbox.objects.filter(dedupe_key__startswith=f"fund:{page.pk}:published:").exists()
+    assert Outbox.objects.filter(event="proposal_approved", recipient=creator.email).exists()
 
     # 4. Bert pledges $25 from the fund page and sees the receipt.
     browser.delete_all_cookies()
