@@ -163,3 +163,11 @@ def test_the_skip_link_is_the_first_focusable_element(client, fund):
         first = next(el for el in body.iter() if el.tag in FOCUSABLE and el.attrs.get("type") != "hidden")
         assert first.tag == "a" and first.attrs["href"] == "#main" and first.text == "Skip to content"
         assert tree.find("main", id="main")
+
+
+def test_the_phone_menu_opens_the_main_nav_without_script(client, site_tree):
+    header = page(client.get("/funds/")).find("header", class_="site-header")
+    toggle = header.find("button", class_="site-menu-toggle")
+    nav = header.find("nav", class_="site-nav")
+    assert toggle.attrs["popovertarget"] == nav.attrs["id"] and "popover" in nav.attrs
+    assert toggle.attrs["type"] == "button"
