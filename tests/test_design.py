@@ -29,7 +29,9 @@ def main(response):
 
 
 def labels(tree):
-    return [label.text for label in tree.find_all("label")] + [legend.text for legend in tree.find_all("legend")]
+    return [label.text for label in tree.find_all("label")] + [
+        legend.text for legend in tree.find_all("legend")
+    ]
 
 
 def hrefs(tree):
@@ -90,11 +92,6 @@ def test_log_in_and_password_reset_labels_have_no_colon(client, site_tree):
         assert labels(form) and not [text for text in labels(form) if text.endswith(":")], (url, labels(form))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bounties/proposals/_field.html still renders Django's label_tag (and ProposalForm keeps the "
-    "default label_suffix): its owner's change; this test then passes and the mark goes",
-)
 def test_proposal_form_labels_have_no_colon(client, creator):
     client.force_login(creator)
     tree = page(client.get("/start-a-fund/"))
@@ -142,7 +139,9 @@ def test_a_fund_card_is_one_link(client, fund):
         assert len(links) == 1 and "fund-card__link" in links[0].attrs["class"].split(), links
 
 
-def test_the_featured_fund_is_not_listed_twice_and_the_intro_is_above_its_button(client, home_page, make_fund):
+def test_the_featured_fund_is_not_listed_twice_and_the_intro_is_above_its_button(
+    client, home_page, make_fund
+):
     featured = make_fund(title="Audit TrueCrypt", slug="audit-truecrypt")
     other = make_fund(title="Bypass TouchID", slug="bypass-touchid")
     home_page.featured_fund = featured
@@ -157,7 +156,12 @@ def test_the_featured_fund_is_not_listed_twice_and_the_intro_is_above_its_button
 
 
 def test_the_skip_link_is_the_first_focusable_element(client, fund):
-    for response in (client.get("/"), client.get("/funds/"), client.get(fund.url), client.get("/accounts/signup/")):
+    for response in (
+        client.get("/"),
+        client.get("/funds/"),
+        client.get(fund.url),
+        client.get("/accounts/signup/"),
+    ):
         tree = page(response)
         body = tree.find("body")
         first = next(el for el in body.iter() if el.tag in FOCUSABLE and el.attrs.get("type") != "hidden")
