@@ -14,7 +14,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from bounties import views
 from bounties.models import Deposit, DepositStatus, Payout, Pledge, PledgeStatus
-from bounties.payments.local_gateway import SUCCESS_CARD
+from bounties.payments.local_gateway import DECLINE_CARD, SUCCESS_CARD
 from bounties.services.deposits import deposit_create
 from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create
@@ -311,3 +311,17 @@ def test_others_cannot_see_the_withdraw_question(client, backer, fund):
         client.get(f"/pledges/{pledge.pk}/withdraw/"),
         f"/accounts/login/?next=/pledges/{pledge.pk}/withdraw/",
     )
+
+
+def test_a_declined_card_never_reads_as_money_added(client, backer):
+    """The declined page said "added to your wallet" above "Your card was declined" (issue 13 item 8)."""
+    form = client.get("/wallet/add/", {"amount": "40"})
+    response = client.post("/wallet/add/", {"amount": "40", "key": hidden_key(form)})
+    checkout = client.get(response.url)
+    assertContains(checkout, "$40</strong>, to add to your wallet.")
+    declined = client.post(response.url, {"card": DECLINE_CARD})
+    page = declined if declined.status_code != 302 else client.get(declined.url)
+    text = page.content.decode()
+    assert "added to your wallet." not in text.replace("not added to your wallet.", "")
+    assert "No money moved." in text
+    assert wallet_for(backer).balance == 0
