@@ -27,14 +27,9 @@ def reader_gets(live_server, path):
     return response
 
 
+@pytest.mark.usefixtures("editor")  # the superuser `admin_log_in` signs in as
 def test_editor_posts_news_and_switches_on_the_notice_and_the_next_reader_sees_both(
-    live_server,
-    browser,
-    wait,
-    page_cache,
-    editor,
-    fund,
-    home_page,  # noqa: F811
+    live_server, browser, wait, page_cache, fund, home_page
 ):
     # Readers have the fund page and the homepage from the cache.
     for path in (fund.url, "/"):
