@@ -6,7 +6,7 @@ import factory
 import wagtail_factories
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from wagtail.models import Locale, Page, Site
+from wagtail.models import Collection, Locale, Page, Site
 
 from bounties.models import FundIndexPage, FundPage, FundUpdatePage
 from home.models import HomePage
@@ -62,6 +62,8 @@ def build_site():
     """Root → HomePage (default site) → FundIndexPage; works on an empty (flushed) database too."""
     # A transactional test flushes the data Wagtail's migrations made: put it back.
     Locale.objects.get_or_create(language_code="en")
+    if not Collection.objects.exists():  # images and documents need the root collection
+        Collection.add_root(name="Root")
     root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
     home = HomePage.objects.first()
     if home is None:
