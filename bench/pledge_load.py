@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bareview  # noqa: E402
+from bench import bareview, profiling  # noqa: E402
 from bench.common import (  # noqa: E402
     BIN,
     REPO,
@@ -33,6 +33,7 @@ from bench.common import (  # noqa: E402
     Target,
     combine,
     create_database,
+    descendants,
     install_signal_handlers,
     log,
     measure,
@@ -71,6 +72,11 @@ def parse_args(argv=None):
         "--rounds", type=int, default=1, help="split --seconds into this many turns per target (default 1)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, result files)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the site's workers with py-spy during the pledge API's measured run (bench/profiling.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -238,9 +244,14 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
 
     load_files = {t.name: [] for t in targets}
 
+    profiles = []
+
     def load(target, phase, seconds):
         out = str(work / f"load-{sum(map(len, load_files.values()))}-{target.mode}-{phase}.txt")
         log(f"{phase}: {target.name}, {args.clients} clients, {seconds:g}s ({args.driver})")
+        sampler = None
+        if args.profile and target is pledge_target and phase.startswith("m"):
+            sampler = profiling.Sampler(descendants(site.proc.pid), seconds, work, phase)
         result = measure(
             target,
             driver=args.driver,
@@ -252,6 +263,8 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
             out_file=out,
         )
         load_files[target.name].append(out)
+        if sampler is not None:
+            profiles.append(profiling.top(sampler.wait()))
         return result
 
     if args.warmup > 0:
@@ -294,7 +307,7 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
         verified = json.loads(verify_file.read_text())
     bare_check = bareview.verify(bare_db, users=args.users, balance_cents=args.balance_cents)
 
-    return report(args, rounds, verified, bare_check, ledger_ok, ledger_text)
+    return report(args, rounds, verified, bare_check, ledger_ok, ledger_text, profiles)
 
 
 def _rows(results):
@@ -316,7 +329,7 @@ def _rows(results):
 HEADER = ["target", "req/s", "p50 ms", "p99 ms", "errors", "ratio vs bare view", "CPU load/web/db/other"]
 
 
-def report(args, rounds, verified, bare_check, ledger_ok, ledger_text) -> int:
+def report(args, rounds, verified, bare_check, ledger_ok, ledger_text, profiles=()) -> int:
     results = [combine([turn[i] for turn in rounds]) for i in range(len(rounds[0]))]
     baseline = results[0].rps
     print()
@@ -432,6 +445,9 @@ def report(args, rounds, verified, bare_check, ledger_ok, ledger_text) -> int:
         print()
         for note in notes:
             print(f"  note: {note}")
+    for profile in profiles:
+        print()
+        print(profiling.report(profile, "the pledge API, 1 hot fund"))
     print()
     if verified is not None:
         print(f"lost: {lost}, doubled: {doubled}, ledger_check: {'OK' if ledger_ok else 'FAILED'}")
