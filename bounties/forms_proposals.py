@@ -113,21 +113,8 @@ class ProposalForm(TermsFields):
     )
     image = WagtailImageField(label="Image (optional)", required=False)
 
-    field_order = [
-        "title",
-        "acceptance_criteria",
-        "summary",
-        "description",
-        "goal",
-        "pledge_deadline",
-        "escrow_until",
-        "failure_policy",
-        "beneficiary_name",
-        "vote_window_hours",
-        "quorum_percent",
-        "hashtag",
-        "image",
-    ]
+    # The service's fields in its order (the goal typed in dollars), then the picture.
+    field_order = [("goal" if name == "goal_cents" else name) for name in PROPOSAL_FIELDS] + ["image"]
 
     GROUPS = (
         ("The fund", ("title", "summary", "acceptance_criteria", "description", "image", "hashtag")),

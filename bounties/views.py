@@ -13,9 +13,9 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from base.navigation import safe_next
 from bounties import selectors
 from bounties.errors import (
     BountiesError,
@@ -65,16 +65,6 @@ def _open_checkout(request, deposit: Deposit, *, success_url: str, cancel_url: s
             cancel_url=request.build_absolute_uri(cancel_url),
         )
     return redirect(deposit.checkout_url)
-
-
-def safe_next(request) -> str:
-    """`next` (posted or in the query) when it is a path on this site, else ""."""
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if next_url.startswith("/") and url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return next_url
-    return ""
 
 
 def typed_cents(text) -> int | None:

@@ -50,6 +50,20 @@ def _refused(request, template, context, form, error: BountiesError):
     return response
 
 
+def _send(request, template, context, form, act):
+    """A creator's POST: the rate limit, the form, then `act()` (one service call) returning the
+    success message and where to go; a refusal at any step shows the form again with it."""
+    try:
+        check_creator_rate(request)
+        if not form.is_valid():
+            return render(request, template, {**context, "form": form}, status=400)
+        message, target = act()
+    except BountiesError as error:
+        return _refused(request, template, context, form, error)
+    messages.success(request, message)
+    return redirect(target)
+
+
 def _proposal_or_404(user, page_id) -> selectors.Proposal:
     found = selectors.proposals(user=user, page_id=page_id)
     if not found:
@@ -77,22 +91,16 @@ def fund_start_view(request):
     form = ProposalForm(request.POST or None, request.FILES or None)
     if request.method == "GET":
         return render(request, template, {**context, "form": form})
-    try:
-        check_creator_rate(request)
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    if not form.is_valid():
-        return render(request, template, {**context, "form": form}, status=400)
-    try:
+
+    def act():
         proposal_submit(user=request.user, fields=form.service_fields(), image=form.cleaned_data.get("image"))
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    messages.success(
-        request,
-        "Your proposal is with our editors. We email you when they approve it or ask for changes; "
-        "until then it is not public.",
-    )
-    return redirect("my_funds")
+        return (
+            "Your proposal is with our editors. We email you when they approve it or ask for changes; "
+            "until then it is not public.",
+            "my_funds",
+        )
+
+    return _send(request, template, context, form, act)
 
 
 @login_required
@@ -118,25 +126,17 @@ def proposal_edit_view(request, page_id):
     context["draft"] = draft
     if request.method == "GET":
         return render(request, template, {**context, "form": form})
-    try:
-        check_creator_rate(request)
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    if not form.is_valid():
-        return render(request, template, {**context, "form": form}, status=400)
-    try:
+
+    def act():
         proposal_resubmit(
             user=request.user,
             page_id=proposal.page.pk,
             fields=form.service_fields(),
             image=form.cleaned_data.get("image"),
         )
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    messages.success(
-        request, "Your changes are saved and back with our editors. We email you when they answer."
-    )
-    return redirect("my_funds")
+        return "Your changes are saved and back with our editors. We email you when they answer.", "my_funds"
+
+    return _send(request, template, context, form, act)
 
 
 # --- A live fund: news and terms -------------------------------------------------------------------
@@ -154,29 +154,23 @@ def news_create_view(request, fund_id):
         return render(request, template, {**context, "form": None}, status=409)
     if request.method == "GET":
         return render(request, template, {**context, "form": form})
-    try:
-        check_creator_rate(request)
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    if not form.is_valid():
-        return render(request, template, {**context, "form": form}, status=400)
-    try:
+
+    def act():
         posted = news_post(
             user=request.user,
             fund_id=page.pk,
             title=form.cleaned_data["title"],
             body=form.cleaned_data["body"],
         )
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    if posted.published:
-        messages.success(request, f"Your news “{posted.page.title}” is published on {page.title}.")
-    else:
-        messages.success(
-            request,
-            f"Your news “{posted.page.title}” was sent to an editor for review; it is published once they approve it.",
+        if posted.published:
+            return f"Your news “{posted.page.title}” is published on {page.title}.", "my_funds"
+        return (
+            f"Your news “{posted.page.title}” was sent to an editor for review; it is published once they "
+            "approve it.",
+            "my_funds",
         )
-    return redirect("my_funds")
+
+    return _send(request, template, context, form, act)
 
 
 @login_required
@@ -195,19 +189,13 @@ def terms_change_view(request, fund_id):
         return render(request, template, {**context, "form": None}, status=409)
     if request.method == "GET":
         return render(request, template, {**context, "form": form})
-    try:
-        check_creator_rate(request)
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    if not form.is_valid():
-        return render(request, template, {**context, "form": form}, status=400)
-    try:
-        page = terms_change(user=request.user, fund_id=page.pk, fields=form.service_fields())
-    except BountiesError as error:
-        return _refused(request, template, context, form, error)
-    messages.success(
-        request,
-        f"New terms published on {timezone.localtime():%-d %b %Y, %H:%M}. They hold for pledges and claims "
-        "made from now on; pledges already made keep the terms they were made under.",
-    )
-    return redirect(page.url)
+
+    def act():
+        changed = terms_change(user=request.user, fund_id=page.pk, fields=form.service_fields())
+        return (
+            f"New terms published on {timezone.localtime():%-d %b %Y, %H:%M}. They hold for pledges and "
+            "claims made from now on; pledges already made keep the terms they were made under.",
+            changed.url,
+        )
+
+    return _send(request, template, context, form, act)

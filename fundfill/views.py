@@ -11,12 +11,12 @@ from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import SignUpForm
 from accounts.usernames import TAKEN
+from base.navigation import safe_next
 from bounties import selectors
 from bounties.api import errors as api_errors
 from bounties.views import typed_cents
@@ -59,7 +59,7 @@ login_view = FundfillLoginView.as_view()
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
-    next_url = _safe_next(request)
+    next_url = safe_next(request)
     if request.user.is_authenticated:
         if next_url:
             return HttpResponseRedirect(next_url)
@@ -76,16 +76,6 @@ def signup(request):
             return HttpResponseRedirect(next_url or "/")
     context = {"form": form, "next": next_url, **pledge_intent(next_url)}
     return render(request, "registration/signup.html", context, status=400 if form.errors else 200)
-
-
-def _safe_next(request) -> str:
-    """Where to go after signing up: `next` only when it stays on this site (else the welcome)."""
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return next_url
-    return ""
 
 
 def _has_route(name):

@@ -12,6 +12,7 @@ from bounties.models import Outbox, OutboxStatus
 from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.pledging import pledge_withdraw
 from bounties.services.proposals import proposal_submit
+from tests.bounties.test_proposals import proposal_fields
 from tests.factories import UserFactory
 from tests.money import back
 from tests.pages_html import parse_html
@@ -59,23 +60,7 @@ def site(make_fund):
     erin = UserFactory(username="erin", email="erin@example.com")
     erin.date_joined = now - timedelta(days=60)
     erin.save(update_fields=["date_joined"])
-    proposal = proposal_submit(
-        user=erin,
-        fields={
-            "title": "Audit the OpenSSL heartbeat code",
-            "acceptance_criteria": "A public report by a named auditor.",
-            "summary": "Pay for an independent audit of the TLS heartbeat extension.",
-            "description": "Heartbleed showed how little review this code gets.",
-            "goal_cents": 500_000,
-            "pledge_deadline": now + timedelta(days=30),
-            "escrow_until": now + timedelta(days=90),
-            "failure_policy": "refund",
-            "beneficiary_name": "",
-            "vote_window_hours": 72,
-            "quorum_percent": 10,
-            "hashtag": "",
-        },
-    ).page
+    proposal = proposal_submit(user=erin, fields=proposal_fields(hashtag="")).page
 
     # One announcement gave up, one was sent.
     failed = Outbox.objects.create(
