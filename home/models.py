@@ -3,9 +3,11 @@
 from dataclasses import replace
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
+from modelcluster.fields import ParentalManyToManyField
+from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, HelpPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField
@@ -13,6 +15,7 @@ from wagtail.models import Page
 
 from base.seo import SocialMetaMixin, social_meta_for
 from bounties.models import FundPage, FundStatus
+from bounties.services.announcing import incident_announce
 from pagecache import memo
 from pagecache.serving import FastRouteMixin, public_pages
 
@@ -137,12 +140,20 @@ class IncidentLevel(models.TextChoices):
 
 
 @register_setting(icon="warning")
-class IncidentNotice(BaseSiteSetting):
+class IncidentNotice(ClusterableModel, BaseSiteSetting):
     """A banner at the top of every page, for telling readers what is going on during an incident.
 
     Saving it purges the page cache (`pagecache.purge`), so switching it on or off shows
     on every page at the next request. Read with Wagtail's `for_request`; base.html keeps the
     rendered banner in a `{% remember %}` fragment, so a remembered page does not read it.
+
+    Saved switched on, it can also tell people outside the site, through the outbox in the
+    save's own transaction (`bounties.services.announcing.incident_announce`): a post on the
+    site's social accounts when `announce` is ticked, and an email to each backer of the
+    `affected_funds`. Each message is told once: saving the same words again sends nothing.
+    It is a `ClusterableModel` so that the chosen funds are written by `save()` itself (a
+    `ParentalManyToManyField`), not after it as a plain many-to-many form field would be, and
+    the save can read the funds it is about.
     """
 
     active = models.BooleanField(default=False, help_text="Show the notice on every page now.")
@@ -153,7 +164,26 @@ class IncidentNotice(BaseSiteSetting):
         help_text="One or two plain sentences, e.g. “Pledges are paused while we fix a payment problem.”",
     )
 
-    panels = [FieldPanel("active"), FieldPanel("level"), FieldPanel("message")]
+    announce = models.BooleanField(
+        default=False,
+        verbose_name="also post on the site's social accounts",
+        help_text="When the notice is switched on, post its message on every announcement channel, once.",
+    )
+    affected_funds = ParentalManyToManyField(
+        "bounties.FundPage",
+        blank=True,
+        related_name="+",
+        help_text="Each backer of these funds gets the message by email, once. None: no email.",
+    )
+
+    panels = [
+        FieldPanel("active"),
+        FieldPanel("level"),
+        FieldPanel("message"),
+        MultiFieldPanel(
+            [FieldPanel("announce"), FieldPanel("affected_funds")], heading="Tell people outside the site"
+        ),
+    ]
 
     class Meta:
         verbose_name = "incident notice"
@@ -162,3 +192,15 @@ class IncidentNotice(BaseSiteSetting):
         super().clean()
         if self.active and not self.message.strip():
             raise ValidationError({"message": "Write the message readers should see, or switch it off."})
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)  # writes affected_funds too (ClusterableModel)
+            if self.active and self.message.strip():
+                incident_announce(
+                    notice_id=self.pk,
+                    message=self.message.strip(),
+                    level=self.level,
+                    announce=self.announce,
+                    fund_ids=list(self.affected_funds.values_list("pk", flat=True)),
+                )

@@ -9,7 +9,10 @@
   they may vote on (the vote link and the deadline) and its outcomes, as their
   `EmailPreference` allows (`BACKER_EVENTS` names the switch);
 - the user named in a private money event gets its receipt (`PRIVATE_EVENTS`): never switched
-  off, never carrying an unsubscribe link.
+  off, never carrying an unsubscribe link;
+- each backer of the funds an incident notice names (`incident_backers`, one email however many
+  of those funds they back) gets the notice: it is about their money, so like a receipt it
+  ignores the news switches and a fund's unsubscribe, and carries no unsubscribe link.
 
 An explicit follow outlives a backer's switched-off preference for the follower events (they
 asked for those). An address that unsubscribed from a fund (a `Follower` row with
@@ -34,8 +37,15 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from bounties.announcers.messages import Message, message_for
-from bounties.announcers.registry import PRIVATE_EVENTS, PROPOSAL_EVENTS, audience, sender
-from bounties.models import Follower, FundPage, Outbox, PledgeStatus
+from bounties.announcers.registry import (
+    INCIDENT_BACKERS,
+    PRIVATE_EVENTS,
+    PROPOSAL_EVENTS,
+    SUPPORT_CONTACT,
+    audience,
+    sender,
+)
+from bounties.models import Follower, FundPage, Outbox, Pledge, PledgeStatus
 from bounties.money import format_cents
 
 CHANNEL = "email"
@@ -160,11 +170,32 @@ def _backer_addresses(fund_id: int, switch: str) -> list[str]:
     ]
 
 
+def _incident_addresses(fund_ids: list[int]) -> dict[str, list[str]]:
+    """Each backer's address of any of `fund_ids` → the titles of the ones they back (one query)."""
+    rows = (
+        Pledge.objects.filter(fund_id__in=fund_ids, status__in=BACKER_STATUSES, user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", "fund__page__title")
+        .order_by("fund__page__title")
+        .distinct()
+    )
+    backs: dict[str, list[str]] = {}
+    for address, title in rows:
+        titles = backs.setdefault(normalize(address), [])
+        if title not in titles:
+            titles.append(title)
+    return backs
+
+
 @audience
 def email_audience(*, key: str, event: str, fund_id: int | None, payload: dict) -> list[Outbox]:
     """One unsaved row per address that hears of `event` (see the module docstring for who)."""
     why: dict[str, str] = {}
-    if event in PRIVATE_EVENTS:
+    extra: dict[str, dict] = {}
+    if event == INCIDENT_BACKERS:
+        for address, titles in _incident_addresses(payload.get("funds") or []).items():
+            why[address], extra[address] = "incident", {"backs": titles}
+    elif event in PRIVATE_EVENTS:
         user = (
             get_user_model().objects.filter(pk=payload.get("user"), is_active=True).exclude(email="").first()
         )
@@ -182,7 +213,7 @@ def email_audience(*, key: str, event: str, fund_id: int | None, payload: dict) 
             channel=CHANNEL,
             recipient=address,
             event=event,
-            payload={**payload, "why": reason},
+            payload={**payload, "why": reason, **extra.get(address, {})},
             fund_id=fund_id,
         )
         for address, reason in why.items()
@@ -215,6 +246,12 @@ def _receipt(event: str, payload: dict) -> Message | None:
         text, url = f"Your payout of {amount} has been sent.", site + reverse("payouts")
     elif event in PROPOSAL_EVENTS:
         return _proposal_message(event, payload)
+    elif event == SUPPORT_CONTACT:  # Finance staff's own words (finance.services.support_contact)
+        text, url = payload.get("message", ""), site + reverse("wallet")
+        return Message(text=text, url=url, subject=payload.get("subject", "Fundfill: about your money")[:150])
+    elif event == INCIDENT_BACKERS:
+        text, url = payload.get("message", ""), site + reverse("my_pledges")
+        return Message(text=text, url=url, subject=f"Fundfill: {text}"[:150])
     else:
         return None
     return Message(text=text, url=url, subject=f"Fundfill receipt: {text}"[:150])
@@ -264,7 +301,11 @@ def _list_id(row: Outbox, page: FundPage | None) -> str:
     return f'"{name}" <fund-{page.pk}.{site_domain()}>'
 
 
-ACTIONS = {"claim_submitted": "Read the claim and vote", "claim_decided": "See the decision"}
+ACTIONS = {
+    "claim_submitted": "Read the claim and vote",
+    "claim_decided": "See the decision",
+    INCIDENT_BACKERS: "See your pledges",
+}
 WHY = {
     "backer": "You get this because you back {title}.",
     "follower": "You get this because you follow {title}.",
@@ -326,7 +367,8 @@ class EmailSender:
             context.update(
                 message=message, action=ACTIONS.get(row.event, "Read more"), subject=message.subject
             )
-            subject, template = message.subject, "message"
+            subject, template = message.subject, "incident" if row.event == INCIDENT_BACKERS else "message"
+            context["backs"] = row.payload.get("backs", [])
         if not context["receipt"]:
             if Follower.objects.filter(
                 fund_id=row.fund_id, email__iexact=row.recipient, unsubscribed_at__isnull=False

@@ -37,6 +37,9 @@ def _claim(payload) -> Claim | None:
 
 def message_for(event: str, payload: dict) -> Message | None:
     """The message of an outbox event, or None for an event nobody is told about."""
+    if event == "incident":  # site-wide, about no one fund: the editor's own words and the homepage
+        text = payload.get("message", "")
+        return Message(text=text, url=settings.SITE_URL + "/", subject=f"Fundfill: {text}"[:150])
     page = FundPage.objects.filter(pk=payload.get("fund")).first()
     if page is None:
         return None

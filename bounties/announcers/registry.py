@@ -73,4 +73,13 @@ def social(*, key: str, event: str, fund_id: int | None, payload: dict) -> list[
 # Events about one person's own money, or their own proposal's review: emailed to them alone
 # (never switched off, no unsubscribe link), never announced.
 PROPOSAL_EVENTS = {"proposal_submitted", "proposal_changes_requested", "proposal_approved"}
+# An incident notice switched on (home.IncidentNotice, staged by `announcing.incident_announce`):
+# `incident` is public (the social channels, site-wide webhooks); `incident_backers` is its email
+# to each backer of the funds it names, private like a receipt (never announced, always sent).
+INCIDENT = "incident"
+INCIDENT_BACKERS = "incident_backers"
 PRIVATE_EVENTS = {"deposit_received", "pledge_receipt", "cashout", "payout_receipt"} | PROPOSAL_EVENTS
+PRIVATE_EVENTS |= {INCIDENT_BACKERS}
+# Finance staff writing to one user about their stuck money (finance.services.support_contact).
+SUPPORT_CONTACT = "support_contact"
+PRIVATE_EVENTS |= {SUPPORT_CONTACT}

@@ -8,12 +8,13 @@ commit the new rows are handed to the worker (`outbox_deliver`); if that nudge i
 minute's sweep finds them.
 """
 
+import hashlib
 import logging
 
 from django.db import transaction
 from django_q.tasks import async_task
 
-from bounties.announcers.registry import AUDIENCES
+from bounties.announcers.registry import AUDIENCES, INCIDENT, INCIDENT_BACKERS
 from bounties.models import Outbox, OutboxStatus
 
 logger = logging.getLogger("fundfill.announce")
@@ -44,6 +45,24 @@ def nudge(keys: list[str]):
             async_task("bounties.tasks.outbox_deliver", row_id, task_name=f"outbox-{row_id}")
         except Exception:  # a broker that is down loses only the nudge; the sweep delivers
             logger.warning("could not enqueue outbox row %s", row_id, exc_info=True)
+
+
+def incident_announce(
+    *, notice_id: int, message: str, level: str, announce: bool, fund_ids: list[int]
+) -> list[str]:
+    """Stage a switched-on incident notice: a public post (if `announce`) and an email to each backer
+    of `fund_ids`. Call it in the transaction that saves the notice, so a failed save tells no one.
+
+    The key names the notice and a hash of its message (`incident:<id>:<sha256[:16]>`): saving the
+    same words again sends nothing twice, new words are a new announcement, and a fund added to a
+    notice already sent emails only the backers who have not had it.
+    """
+    key = f"incident:{notice_id}:{hashlib.sha256(message.encode()).hexdigest()[:16]}"
+    keys = stage(key=key, event=INCIDENT, message=message, level=level) if announce else []
+    if fund_ids:
+        funds = sorted(set(fund_ids))
+        keys += stage(key=f"{key}:backers", event=INCIDENT_BACKERS, message=message, level=level, funds=funds)
+    return keys
 
 
 def milestones_crossed(*, goal_cents: int, before: int, after: int) -> list[int]:
