@@ -8,6 +8,7 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from bounties import live
 from fundfill import media, views
+from monitoring import views as monitoring_views
 from search import views as search_views
 
 # JSON in the API's error shape under /api/, the site's pages elsewhere (fundfill/views.py).
@@ -18,6 +19,8 @@ handler500 = "fundfill.views.server_error"
 
 urlpatterns = [
     path("django-admin/", admin.site.urls),
+    # The load balancer's probe: JSON, never cached, no session (monitoring/selectors.py).
+    path("healthz", monitoring_views.healthz, name="healthz"),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     # Images from MEDIA_ROOT when no bucket holds them, in production too; never documents (fundfill/media.py).
@@ -29,6 +32,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("bounties.api.urls")),
     path("funds/live.json", live.fund_figures, name="fund_live"),
+    path("feedback/", include("feedback.urls")),
     # Browsers ask for it without reading <head>: the SVG icon base.html names.
     path("favicon.ico", RedirectView.as_view(url=settings.STATIC_URL + "img/favicon.svg")),
     path("", include("bounties.urls")),

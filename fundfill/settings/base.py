@@ -38,7 +38,10 @@ INSTALLED_APPS = [
     "home",
     "content",
     "bounties",
+    "finance",
     "search",
+    "feedback",
+    "monitoring",
     "demo",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -71,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before the page cache: every response, a cached page too, carries its X-Request-ID (monitoring/requestid.py).
+    "monitoring.requestid.RequestIdMiddleware",
     # First: a cached page is served before any other middleware runs, with the headers they
     # added when it was stored (pagecache/middleware.py).
     "pagecache.middleware.PageCacheMiddleware",
@@ -317,12 +322,20 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Fundfill <noreply@fundfill.example>")
 
-# Logs go to stdout, one line each, so the platform collects them.
+# Logs go to stdout, one line each, so the platform collects them, each with its request's id (or
+# its worker task's). LOG_FORMAT=json writes one JSON object a line (production's default).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "monitoring.requestid.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "monitoring.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
@@ -346,6 +359,9 @@ WAGTAILDOCS_SERVE_METHOD = "serve_view"
 FUNDFILL_CURRENCY = os.environ.get("FUNDFILL_CURRENCY", "usd")
 FUNDFILL_MIN_PLEDGE_CENTS = int(os.environ.get("FUNDFILL_MIN_PLEDGE_CENTS", "100"))
 FUNDFILL_MAX_PLEDGE_CENTS = int(os.environ.get("FUNDFILL_MAX_PLEDGE_CENTS", "10000000"))
+# On PostgreSQL a wallet pledge is written in two SQL statements (bounties/services/ledger.py);
+# `false` puts it back on the ORM path that SQLite uses (the same rules, a dozen statements).
+FUNDFILL_PLEDGE_SQL = os.environ.get("FUNDFILL_PLEDGE_SQL", "true").lower() != "false"
 
 # Payments: `local` (dev and tests: a test-card page that emits the same signed
 # events as Stripe) or `stripe`. STRIPE_API_BASE points the library elsewhere (tests).
@@ -373,6 +389,9 @@ TWITTER_CONSUMER_SECRET = os.environ.get("TWITTER_CONSUMER_SECRET", "")
 TWITTER_ACCESS_TOKEN = os.environ.get("TWITTER_ACCESS_TOKEN", "")
 TWITTER_ACCESS_TOKEN_SECRET = os.environ.get("TWITTER_ACCESS_TOKEN_SECRET", "")
 TWITTER_API_BASE = os.environ.get("TWITTER_API_BASE", "")
+# Reading X (the mentions panel's recent search, feedback/sources/x.py) needs the app's bearer token;
+# without one, X is not polled.
+TWITTER_BEARER_TOKEN = os.environ.get("TWITTER_BEARER_TOKEN", "")
 MASTODON_API_BASE = os.environ.get("MASTODON_API_BASE", "")
 MASTODON_ACCESS_TOKEN = os.environ.get("MASTODON_ACCESS_TOKEN", "")
 BLUESKY_HANDLE = os.environ.get("BLUESKY_HANDLE", "")
@@ -433,4 +452,10 @@ SPECTACULAR_SETTINGS = {
         "SettlementChoiceEnum": "bounties.models.SettlementChoice",
     },
 }
+# Feedback (feedback/): messages one address (IP) may send an hour (django-ratelimit rate, empty for
+# no limit), and who is emailed each one (a comma list; empty: the admin listing only).
+FEEDBACK_RATE_LIMIT = os.environ.get("FEEDBACK_RATE_LIMIT", "10/h")
+FEEDBACK_EMAIL_TO = env_list("FEEDBACK_EMAIL_TO")
+# Mentions on Hacker News come from the public Algolia HN search API; this points it elsewhere (tests).
+HN_SEARCH_API_BASE = os.environ.get("HN_SEARCH_API_BASE", "")
 FUNDFILL_FAULTS = ()  # test-only switches, see bounties/faults.py

@@ -11,11 +11,17 @@ Wire format as X answers (late 2026):
   (`{"detail": "You are not allowed to create a Tweet with duplicate content.", ...}`);
 - `GET /2/users/me` → the account; `GET /2/users/:id/tweets` (`max_results`, `start_time`,
   `tweet_fields=created_at,entities`, `exclude`) → newest first, `entities.urls` with `expanded_url`;
+- `GET /2/tweets/search/recent` (app-only: `Authorization: Bearer <token>`, 401 otherwise) over `posts`,
+  other people's posts added with `add_post`: `query` is a group of OR'ed terms — `url:"host"` (a link
+  to that host), `#tag`, or a word — with `-is:retweet` ignored; `since_id`, `max_results` (10–100),
+  `next_token`, `tweet.fields`, `expansions=author_id`, `user.fields`; newest first, as X answers:
+  `data`, `includes.users`, `meta.newest_id/oldest_id/result_count/next_token`
+  (`{"meta": {"result_count": 0}}` when nothing matches);
 - errors in X's problem shape `{"title", "detail", "type", "status"}`; a 429 carries
   `x-rate-limit-limit`, `x-rate-limit-remaining: 0` and `x-rate-limit-reset` (epoch seconds), no Retry-After.
 
 Controls (see tests/fakes/_http.py): `fail_next(503)`, `rate_limit_next(reset_at)`,
-`duplicate_next()`; `tweets` is the account's timeline, oldest first.
+`duplicate_next()`; `tweets` is the account's timeline, oldest first; `posts` what recent search sees.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import html
 import itertools
 import re
 import secrets
+import zlib
 from datetime import UTC, datetime
 
 from tests.fakes._http import FakeHTTPServer, RecordedRequest
@@ -45,6 +52,7 @@ class FakeX(FakeHTTPServer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.tweets: list[dict] = []
+        self.posts: list[dict] = []
         self._ids = itertools.count(1860000000000000001)
 
     # --- controls -------------------------------------------------------------------------------
@@ -88,6 +96,30 @@ class FakeX(FakeHTTPServer):
             self.tweets.append(tweet)
             return tweet
 
+    def add_post(self, text: str, *, username: str, links: tuple[str, ...] = (), created_at=None) -> dict:
+        """Someone's post that recent search finds: `links` are its URLs (X shortens each to t.co)."""
+        with self._lock:
+            post_id = str(next(self._ids))
+            user_id = str(1_000_000 + zlib.crc32(username.encode()))  # one id per username, every run
+            stored, urls = text, []
+            for link in links:
+                short = f"https://t.co/{secrets.token_urlsafe(7)[:10]}"
+                start = len(stored) + 1
+                stored = f"{stored} {short}"
+                urls.append({"start": start, "end": start + len(short), "url": short, "expanded_url": link})
+            post = {
+                "id": post_id,
+                "text": stored,
+                "edit_history_tweet_ids": [post_id],
+                "created_at": _iso(created_at or datetime.now(UTC)),
+                "author_id": user_id,
+                "_user": {"id": user_id, "name": username.title(), "username": username},
+            }
+            if urls:
+                post["entities"] = {"urls": urls}
+            self.posts.append(post)
+            return post
+
     # --- wire format ----------------------------------------------------------------------------
 
     def rate_limit_headers(self, reset_at: datetime) -> dict[str, str]:
@@ -108,6 +140,10 @@ class FakeX(FakeHTTPServer):
 
     def route(self, request: RecordedRequest):
         auth = request.header("Authorization") or ""
+        if request.method == "GET" and request.path == "/2/tweets/search/recent":
+            if not (auth.startswith("Bearer ") and auth[7:].strip()):
+                return 401, self.error_body(401, "Unauthorized"), {}
+            return self._search(request)
         if not (
             auth.startswith("OAuth ")
             and all(p in auth for p in ("oauth_consumer_key=", "oauth_token=", "oauth_signature="))
@@ -159,3 +195,49 @@ class FakeX(FakeHTTPServer):
             return 200, {"meta": {"result_count": 0}}, {}
         meta = {"result_count": len(data), "newest_id": data[0]["id"], "oldest_id": data[-1]["id"]}
         return 200, {"data": data, "meta": meta}, {}
+
+    def _search(self, request: RecordedRequest):
+        query = request.arg("query") or ""
+        if not query.strip() or len(query) > 512:
+            return 400, self.error_body(400, "query must be 1 to 512 characters"), {}
+        limit = int(request.arg("max_results") or 10)
+        if not 10 <= limit <= 100:
+            return 400, self.error_body(400, "max_results must be between 10 and 100"), {}
+        terms = [t.strip() for t in re.sub(r"-is:retweet", "", query).strip().strip("()").split(" OR ")]
+        since_id = int(request.arg("since_id") or 0)
+        chosen = [
+            p for p in reversed(self.posts) if int(p["id"]) > since_id and any(_matches(p, t) for t in terms)
+        ]
+        start = int(request.arg("next_token") or 0)
+        page = chosen[start : start + limit]
+        if not page:
+            return 200, {"meta": {"result_count": 0}}, {}
+        fields = set((request.arg("tweet.fields") or "").split(","))
+        data = []
+        for post in page:
+            item = {"id": post["id"], "text": html.escape(post["text"], quote=False)}
+            item["edit_history_tweet_ids"] = post["edit_history_tweet_ids"]
+            for name in ("created_at", "author_id", "entities"):
+                if name in fields and name in post:
+                    item[name] = post[name]
+            data.append(item)
+        body = {"data": data}
+        if "author_id" in (request.arg("expansions") or "").split(","):
+            users = {p["author_id"]: p["_user"] for p in page}
+            body["includes"] = {"users": list(users.values())}
+        meta = {"newest_id": data[0]["id"], "oldest_id": data[-1]["id"], "result_count": len(data)}
+        if start + limit < len(chosen):
+            meta["next_token"] = str(start + limit)
+        body["meta"] = meta
+        return 200, body, {}
+
+
+def _matches(post: dict, term: str) -> bool:
+    """X's matching of one query term, as far as recent search's operators here go."""
+    text = post["text"].lower()
+    if term.startswith('url:"') and term.endswith('"'):
+        host = term[5:-1].lower()
+        return any(host in link["expanded_url"].lower() for link in post.get("entities", {}).get("urls", ()))
+    if term.startswith("#"):
+        return re.search(rf"(?<!\w){re.escape(term.lower())}(?!\w)", text) is not None
+    return term.lower() in text
