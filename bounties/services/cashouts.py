@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from bounties.errors import IdempotencyMismatch, NothingToRefund, PaymentUnavailable
+from bounties.errors import IdempotencyMismatch, NotFound, NothingToRefund, PaymentUnavailable
 from bounties.models import (
     Account,
     AccountKind,
@@ -351,3 +351,74 @@ def cashout_message(cashout: Cashout) -> str:
     return " ".join(
         refund_message(refund) for refund in cashout.refunds.select_related("deposit").order_by("pk")
     )
+
+
+# --- Retrying a failed refund (Finance staff) --------------------------------------------------
+
+
+def refund_retry_key(refund: Refund) -> str:
+    """The retry's cash-out key: one retry per failed refund, however often it is asked for."""
+    return f"retry-refund:{refund.pk}"
+
+
+def refund_retry_open(*, refund_id: int) -> tuple[Cashout, bool]:
+    """Send a failed refund's money (back in the wallet since it failed) to the user's other card
+    payments, as a new cash-out keyed by the refund; returns (cash-out, True if it already existed).
+
+    Not a money operation: the inner step, run in the caller's transaction (`refund_retry`'s, or a
+    Finance support action that writes its audit entry in the same one). The card that refused
+    is skipped: a refund fails for good (a closed or expired card), and sending it there again
+    would fail again. Refuses with NotFound, NothingToRefund (the refund has not failed, or no
+    other card payment can take it) or InsufficientFunds (the wallet spent it meanwhile); either
+    way nothing moves. Sends nothing: the caller calls `refunds_send` after commit.
+    """
+    refund = Refund.objects.select_related("cashout__user").filter(pk=refund_id).first()
+    if refund is None:
+        raise NotFound("There is no such refund.")
+    if refund.status != RefundStatus.FAILED:
+        raise NothingToRefund("This refund has not failed: there is nothing to retry.")
+    user, key, amount_cents = refund.cashout.user, refund_retry_key(refund), refund.amount_cents
+    fp = fingerprint("cashout-retry", refund.pk, amount_cents)
+    with transaction.atomic():
+        _lock_wallet(user)
+        if found := _replay(user, key, fp):
+            return found, True
+        transfer = transfer_post(
+            kind=TransferKind.CASHOUT,
+            key=f"cashout:{user.pk}:{key}",
+            legs=[(wallet_for(user), -amount_cents), (external_account(), amount_cents)],
+            memo="Sent back to your card (a failed refund, sent again)",
+            user=user,
+        )
+        split, left = [], amount_cents
+        for deposit, refundable in refundable_deposits(user):
+            if left == 0:
+                break
+            if deposit.pk == refund.deposit_id:
+                continue
+            part = min(left, refundable)
+            split.append((deposit, part))
+            left -= part
+        if left:
+            raise NothingToRefund(
+                f"No other card payment of {user.get_username()} can take {format_cents(left)} of this "
+                "refund: the money stays in their wallet. Contact them to agree another way.",
+                refundable_cents=amount_cents - left,
+            )
+        cashout = Cashout.objects.create(
+            user=user, amount_cents=amount_cents, key=key, fingerprint=fp, transfer=transfer
+        )
+        Refund.objects.bulk_create(
+            Refund(cashout=cashout, deposit=deposit, amount_cents=part) for deposit, part in split
+        )
+        announcing.stage(
+            key=f"cashout:{user.pk}:{key}:receipt", event="cashout", user=user.pk, amount_cents=amount_cents
+        )
+    return cashout, False
+
+
+@money_operation
+def refund_retry(*, refund_id: int) -> CashoutOutcome:
+    """`refund_retry_open` as its own business action; call `refunds_send(outcome.cashout.pk)` after."""
+    cashout, replayed = refund_retry_open(refund_id=refund_id)
+    return CashoutOutcome(cashout=cashout, replayed=replayed)

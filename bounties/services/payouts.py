@@ -407,3 +407,76 @@ def payout_fail(*, payout_id: int, staff, reason: str) -> Payout:
     _reverse(payout, status=PayoutStatus.FAILED, reason=reason)
     log(payout, "bounties.payout.fail", user=staff, data={"reason": payout.failure_reason})
     return payout
+
+
+# --- Retrying a failed payout (Finance staff) -----------------------------------------------------
+
+
+def payout_retry_key(payout: Payout) -> str:
+    """The retry's payout key: one retry per failed payout, however often it is asked for."""
+    return f"retry-payout:{payout.pk}"
+
+
+def payout_retry_open(*, payout_id: int, staff) -> tuple[Payout, bool]:
+    """Ask again, for the winner, for a failed payout's amount (back in their payout balance since it
+    failed): a new payout keyed by the failed one; returns (payout, True if it already existed).
+
+    Not a money operation: the inner step, run in the caller's transaction (`payout_retry`'s, or a
+    Finance support action that writes its audit entry in the same one). The new payout goes by
+    the site's method, like any request, and is recorded in the audit log as requested by `staff`.
+    No hold check: the money passed it when it was first asked for, and a failure does not make
+    award money younger. Refuses with PayoutNotAllowed (not Finance, or the payout has not
+    failed), NotFound, PayoutAccountMissing or InsufficientPayout (the winner asked for the
+    money again themselves meanwhile); either way nothing moves.
+    """
+    _require_finance(staff)
+    failed = Payout.objects.select_related("user").filter(pk=payout_id).first()
+    if failed is None:
+        raise NotFound("There is no such payout.")
+    if failed.status != PayoutStatus.FAILED:
+        raise PayoutNotAllowed(
+            f"This payout is {failed.get_status_display().lower()}: only a failed one is retried."
+        )
+    user, key, amount_cents = failed.user, payout_retry_key(failed), failed.amount_cents
+    fp = fingerprint("payout-retry", failed.pk, amount_cents)
+    with transaction.atomic():
+        locked = _lock_accounts(user)
+        if replay := _replay(user, key, fp):
+            return replay.payout, True
+        method = settings.PAYOUT_METHOD
+        if method == STRIPE and not ConnectedAccount.objects.filter(user=user, payouts_enabled=True).exists():
+            raise PayoutAccountMissing()
+        payout_account = locked.get(AccountKind.PAYOUT)
+        balance = payout_account.balance if payout_account else 0
+        if amount_cents > balance:
+            raise InsufficientPayout(
+                f"{user.get_username()}'s payout balance is {format_cents(balance)}, less than the "
+                f"{format_cents(amount_cents)} to retry: they may have asked for it again themselves.",
+                balance_cents=balance,
+            )
+        transfer = transfer_post(
+            kind=TransferKind.PAYOUT,
+            key=f"payout:{user.pk}:{key}",
+            legs=[(payout_account, -amount_cents), (locked[AccountKind.EXTERNAL], amount_cents)],
+            memo="Payout requested again (the first one failed)",
+            user=user,
+        )
+        payout = Payout.objects.create(
+            user=user, amount_cents=amount_cents, method=method, key=key, fingerprint=fp, transfer=transfer
+        )
+        log(
+            payout,
+            "bounties.payout.request",
+            user=staff,
+            data={"amount_cents": amount_cents, "method": method, "retry_of": failed.pk},
+        )
+    if method == STRIPE:
+        transaction.on_commit(lambda: _enqueue_send(payout.pk))
+    return payout, False
+
+
+@money_operation
+def payout_retry(*, payout_id: int, staff) -> PayoutOutcome:
+    """`payout_retry_open` as its own business action."""
+    payout, replayed = payout_retry_open(payout_id=payout_id, staff=staff)
+    return PayoutOutcome(payout=payout, replayed=replayed)
