@@ -1,4 +1,5 @@
-"""Every API error has one shape: `{"error": {"code": "...", "message": "...", "details": {...}}}`.
+"""Every API error has one shape: `{"error": {"code": "...", "message": "...", "details": {...}}}`,
+plus the request's `request_id` (also in the `X-Request-ID` header and on every log line of it).
 
 `code` is stable and machine-readable (the same codes the forms use, from
 `bounties.errors`); `message` is a sentence for people; `details` is optional:
@@ -20,8 +21,10 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+from wagtail import hooks
 
-from bounties.errors import BountiesError, error_body
+from bounties import errors as domain_errors
+from bounties.errors import BountiesError
 
 # A validation error on one of these fields answers with the field's own code.
 FIELD_CODES = {
@@ -105,6 +108,18 @@ def validated(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    """`bounties.errors.error_body` with the request's id, the one a user reads on an error page and
+    every log line of the request carries (from the `request_id` hook, registered by monitoring)."""
+    return with_request_id(domain_errors.error_body(code, message, details))
+
+
+def with_request_id(body: dict) -> dict:
+    for request_id in hooks.get_hooks("request_id"):
+        body["error"]["request_id"] = request_id()
+    return body
+
+
 PAYLOAD_TOO_LARGE = (
     status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "payload_too_large",
@@ -119,7 +134,7 @@ def error_response(status_code, code, message, details=None, headers=None) -> Re
 def exception_handler(exc, context):
     if isinstance(exc, BountiesError):
         set_rollback()
-        return Response(exc.body(), status=exc.status, headers=exc.headers)
+        return Response(with_request_id(exc.body()), status=exc.status, headers=exc.headers)
 
     if isinstance(exc, RequestDataTooBig):
         set_rollback()

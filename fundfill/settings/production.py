@@ -31,3 +31,20 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", SITE_URL)  # noqa: F405
 
 # Test cards are refused in production unless explicitly allowed (benches on loopback).
 FUNDFILL_REQUIRE_REAL_PAYMENTS = not env_bool("ALLOW_LOCAL_PAYMENTS", False)
+
+# A load balancer probes /healthz over plain HTTP from inside: answer it, do not redirect it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# One JSON object a log line unless LOG_FORMAT says otherwise (monitoring/logs.py).
+LOGGING["handlers"]["stdout"]["formatter"] = os.environ.get("LOG_FORMAT", "json")  # noqa: F405
+
+# Errors to Sentry only when a DSN is set: the Django integration, no personal data, the request id as a tag.
+if os.environ.get("SENTRY_DSN"):  # noqa: F405
+    from monitoring import sentry
+
+    sentry.init(
+        dsn=os.environ["SENTRY_DSN"],  # noqa: F405
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),  # noqa: F405
+        release=os.environ.get("SENTRY_RELEASE") or None,  # noqa: F405
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),  # noqa: F405
+    )

@@ -45,6 +45,13 @@ def webhook_post():
     )
 
 
+def api_error(response) -> dict:
+    """The API error's fields but its `request_id`, which is the response's X-Request-ID (monitoring)."""
+    error = dict(response.json()["error"])
+    assert error.pop("request_id") == response["X-Request-ID"]
+    return error
+
+
 def test_only_waiting_refusals_carry_a_retry_after():
     assert (TryAgainLater.retry_after, ConnectionLost.retry_after, RateLimited.retry_after) == (1, 1, 60)
     assert InsufficientFunds().headers == {} and BountiesError().headers == {}
@@ -63,7 +70,7 @@ def test_a_busy_database_answers_503_and_the_same_retry_after_on_every_door(user
 
     assert [r.status_code for r in (form, api, webhook)] == [503, 503, 503]
     assert [r["Retry-After"] for r in (form, api, webhook)] == ["1", "1", "1"]
-    assert api.json()["error"] == webhook.json()["error"] == busy().body()["error"]
+    assert api_error(api) == webhook.json()["error"] == busy().body()["error"]
     assert busy().user_message in form.content.decode()
     assert not Pledge.objects.exists()
 
@@ -77,7 +84,7 @@ def test_the_rate_limit_answers_429_and_the_same_retry_after_on_the_form_and_the
 
     assert [r.status_code for r in (form, api)] == [429, 429]
     assert [r["Retry-After"] for r in (form, api)] == ["60", "60"]
-    assert api.json()["error"] == RateLimited().body()["error"]
+    assert api_error(api) == RateLimited().body()["error"]
     assert RateLimited().user_message in form.content.decode()
     assert Pledge.objects.count() == 1
 
@@ -90,12 +97,12 @@ def test_a_short_wallet_says_the_same_on_the_form_and_the_api(user, fund):
     token, _ = Token.objects.get_or_create(user=user)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    body = api.post(
+    response = api.post(
         f"/api/v1/funds/{fund.pk}/pledges/", {"amount_cents": 2_500}, format="json", HTTP_IDEMPOTENCY_KEY="k"
-    ).json()
+    )
 
     message = "Your wallet holds $10; this pledge needs $15 more. No money moved."
-    assert body["error"] == {
+    assert api_error(response) == {
         "code": "insufficient_funds",
         "message": message,
         "details": {"balance_cents": 1_000, "shortfall_cents": 1_500},
