@@ -68,18 +68,18 @@ def escrow_chart(series, *, width: int = WIDTH, height: int = HEIGHT) -> str:
     return format_html(
         '<svg class="finance-chart" role="img" aria-label="{label}" viewBox="0 0 {w} {h}" width="100%" '
         'xmlns="http://www.w3.org/2000/svg">'
-        '<line x1="{pad}" x2="{right}" y1="{mid:.1f}" y2="{mid:.1f}" stroke="currentColor" stroke-opacity="0.3"/>'
+        '<line x1="{pad}" x2="{right}" y1="{mid}" y2="{mid}" stroke="currentColor" stroke-opacity="0.3"/>'
         '<path d="{path}" fill="none" stroke="currentColor" stroke-width="2"/>{bars}</svg>',
         label=label,
         w=width,
         h=height,
         pad=PAD,
         right=width - PAD,
-        mid=flows_mid,
+        mid=f"{flows_mid:.1f}",
         path="".join(path),
         bars=format_html_join(
             "",
-            '<rect fill="{}" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}"><title>{}</title></rect>',
-            bars,
+            '<rect fill="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
+            ((fill, *(f"{n:.1f}" for n in box), title) for fill, *box, title in bars),
         ),
     )

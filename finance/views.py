@@ -6,9 +6,9 @@ any of them (403 for everyone else; Wagtail's admin login for the anonymous).
 """
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
@@ -23,12 +23,18 @@ from finance import charts, selectors, services
 from finance.forms import ContactForm, UserSearchForm, WhyForm
 
 
+def forbidden(request):
+    """A 403 that says why. (Raised, PermissionDenied would become Wagtail's redirect to the
+    dashboard, which reads as success to a script and hides the refusal from a person.)"""
+    return TemplateResponse(request, "finance/forbidden.html", status=403)
+
+
 class FinanceOnlyMixin:
     """Finance staff and superusers only: anyone else gets 403 before anything is read."""
 
     def dispatch(self, request, *args, **kwargs):
         if not is_finance(request.user):
-            raise PermissionDenied
+            return forbidden(request)
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -152,7 +158,7 @@ class SupportActionView(FinanceOnlyMixin, WagtailAdminTemplateMixin, FormView):
 
     def dispatch(self, request, *args, **kwargs):
         if not is_finance(request.user):
-            raise PermissionDenied
+            return forbidden(request)
         self.object = self.get_object()
         return super().dispatch(request, *args, **kwargs)
 
@@ -288,7 +294,7 @@ class MoneyStoryView(FinanceView):
 
     def dispatch(self, request, *args, **kwargs):
         if not is_finance(request.user):
-            raise PermissionDenied
+            return forbidden(request)
         self.person = get_object_or_404(get_user_model(), pk=kwargs["user_id"])
         return super().dispatch(request, *args, **kwargs)
 
@@ -314,7 +320,7 @@ class FundMoneyView(FinanceView):
 
     def dispatch(self, request, *args, **kwargs):
         if not is_finance(request.user):
-            raise PermissionDenied
+            return forbidden(request)
         self.fund_page = get_object_or_404(FundPage.objects.select_related("fund"), pk=kwargs["page_id"])
         return super().dispatch(request, *args, **kwargs)
 
