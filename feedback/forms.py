@@ -7,11 +7,26 @@ from feedback.services import MAX_MESSAGE
 
 
 def local_path(value: str) -> str:
-    """`value` when it is a path on this site ("/funds/tor/"), else "" (never another site's URL)."""
+    """`value` when it is a path on this site ("/funds/tor/"), else "" (never another site's URL,
+    nor control characters)."""
     value = (value or "").strip()[:500]
-    if value.startswith("/") and url_has_allowed_host_and_scheme(value, allowed_hosts=set()):
+    if (
+        value.startswith("/")
+        and value.isprintable()
+        and url_has_allowed_host_and_scheme(value, allowed_hosts=set())
+    ):
         return value
     return ""
+
+
+class LocalPathField(forms.CharField):
+    """Where the form was opened from: a path on this site, or nothing. Never an error: a reader
+    cannot see or fix it, and their message matters more."""
+
+    widget = forms.HiddenInput
+
+    def clean(self, value):
+        return local_path(value if isinstance(value, str) else "")
 
 
 class FeedbackForm(forms.Form):
@@ -28,16 +43,13 @@ class FeedbackForm(forms.Form):
         required=False,
         help_text="Only if you would like an answer.",
     )
-    page_url = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
+    page_url = LocalPathField(required=False)
     # A honeypot: hidden from people (the template wraps it in `hidden`), filled in by form-filling bots.
     website = forms.CharField(
         label="Leave this empty",
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
-
-    def clean_page_url(self):
-        return local_path(self.cleaned_data.get("page_url", ""))
 
     def is_bot(self) -> bool:
         return bool(self.data.get("website", "").strip())

@@ -80,10 +80,20 @@ def test_bad_input_is_a_form_error_and_stores_nothing(client, data, field, error
     assert not Feedback.objects.exists()
 
 
-def test_a_page_url_of_another_site_is_dropped(client):
-    form_page = parse_html(client.get("/feedback/?from=https://evil.example/phish").content)
+def test_a_message_with_a_nul_byte_is_a_form_error(client):
+    response = client.post("/feedback/", {"message": "Hi\x00there"})
+    assert response.status_code == 400
+    assert "Null characters are not allowed." in parse_html(response.content).find(id="id_message_error").text
+    assert not Feedback.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "page_url", ["//evil.example/x", "https://evil.example/phish", "/funds/\x00", "funds/"]
+)
+def test_a_page_url_that_is_not_a_path_here_is_dropped_and_the_message_kept(client, page_url):
+    form_page = parse_html(client.get("/feedback/", {"from": page_url}).content)
     assert form_page.find("input", name="page_url").get("value") in (None, "")
-    client.post("/feedback/", {"message": "Hello", "page_url": "//evil.example/x"})
+    assert client.post("/feedback/", {"message": "Hello", "page_url": page_url}).status_code == 302
     assert Feedback.objects.get().page_url == ""
 
 
