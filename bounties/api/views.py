@@ -300,8 +300,6 @@ class FundPledgeCreateView(APIView):
     )
     def post(self, request, pk):
         check_pledge_rate(request)
-        if not selectors.public_funds().filter(pk=pk).exists():
-            raise NotFound("No such fund.")
         key = _idempotency_key(request, required=True)
         serializer = s.PledgeRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -8,21 +8,23 @@ move the money twice.
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bounties import faults
+from bounties import faults, selectors
 from bounties.errors import (
     FundNotOpen,
     IdempotencyMismatch,
     InsufficientFunds,
+    NotFound,
     WithdrawFrozen,
     WithdrawNotAllowed,
 )
 from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, PledgeStatus, TransferKind
 from bounties.money import check_amount, fingerprint
-from bounties.services import announcing, money_operation
+from bounties.services import announcing, ledger, money_operation
 from bounties.services.ledger import escrow_for, pledge_accounts, transfer_post, wallet_for
 
 # Stripe's smallest charge in USD.
@@ -115,12 +117,22 @@ def move_into_escrow(fund: Fund, pledge: Pledge, *, wallet=None, escrow=None):
         backer_count=F("backer_count") + int(first_pledge),
     )
     fund.pledged_cents = after
+    backers = None
+    if first_pledge:
+        backers = Fund.objects.values_list("backer_count", flat=True).get(pk=fund.pk)
+    _announce(fund, pledge, before=before, backers=backers)
+
+
+def _announce(fund: Fund, pledge: Pledge, *, before: int, backers: int | None):
+    """Stage what this pledge tells the world, in its transaction: the milestones of the goal and of
+    the backer count it crossed (`backers` is the count after it, None if the backer was counted
+    already), each once, and the backer's receipt."""
+    after = before + pledge.amount_cents
     for percent in announcing.milestones_crossed(goal_cents=fund.page.goal_cents, before=before, after=after):
         announcing.stage(
             key=f"milestone:{fund.pk}:{percent}", event="milestone", fund=fund.pk, percent=percent
         )
-    if first_pledge:
-        backers = Fund.objects.values_list("backer_count", flat=True).get(pk=fund.pk)
+    if backers is not None:
         for mark in announcing.backer_milestones_crossed(before=backers - 1, after=backers):
             announcing.stage(
                 key=f"backers:{fund.pk}:{mark}", event="backers_milestone", fund=fund.pk, backers=mark
@@ -151,6 +163,10 @@ def pledge_create(*, user, fund_id: int, amount_cents: int, key: str) -> PledgeO
 
 @money_operation
 def _pledge_create(*, user, fund_id, amount_cents, key, fp) -> PledgeOutcome:
+    if connection.vendor == "postgresql" and settings.FUNDFILL_PLEDGE_SQL and not faults.active("unguarded"):
+        return _pledge_create_sql(user=user, fund_id=fund_id, amount_cents=amount_cents, key=key, fp=fp)
+    if not selectors.public_funds().filter(pk=fund_id).exists():
+        raise NotFound("No such fund.")
     if replay := _replay(user, key, fp):
         return replay
     # Look the accounts up before taking the fund lock: the lock is held to commit,
@@ -162,6 +178,58 @@ def _pledge_create(*, user, fund_id, amount_cents, key, fp) -> PledgeOutcome:
         user=user, fund=fund, amount_cents=amount_cents, key=key, fingerprint=fp, **terms_of(fund)
     )
     move_into_escrow(fund, pledge, wallet=wallet, escrow=escrow)
+    return PledgeOutcome(pledge=pledge)
+
+
+def _pledge_create_sql(*, user, fund_id, amount_cents, key, fp) -> PledgeOutcome:
+    """The same pledge in two statements under the fund lock (`ledger.pledge_lock`, `ledger.pledge_post`):
+    the same checks, in the same order, on the same rows, and the same refusals."""
+    locked = ledger.pledge_lock(user_id=user.pk, fund_id=fund_id, key=key)
+    if locked is None or not locked.public:
+        raise NotFound("No such fund.")
+    if locked.replay:
+        return _replay(user, key, fp)
+    fund = locked.fund
+    require_open(fund)
+    if locked.wallet_id is None or locked.escrow_id is None:  # first use: open them, then read again
+        wallet_for(user)
+        escrow_for(fund)
+        locked = ledger.pledge_lock(user_id=user.pk, fund_id=fund_id, key=key)
+    now = timezone.now()
+    posted = ledger.pledge_post(
+        locked=locked,
+        user_id=user.pk,
+        amount_cents=amount_cents,
+        key=key,
+        transfer_key=f"pledge:{user.pk}:{key}",  # `_transfer_key`
+        fingerprint=fp,
+        now=now,
+    )
+    if posted is None:
+        raise ledger.insufficient_funds(locked.wallet_id, TransferKind.PLEDGE, amount_cents)
+    pledge = ledger.loaded(
+        Pledge,
+        id=posted.pledge_id,
+        user_id=user.pk,
+        fund_id=fund.pk,
+        amount_cents=amount_cents,
+        status=PledgeStatus.ACTIVE,
+        key=key,
+        fingerprint=fp,
+        transfer_id=posted.transfer_id,
+        release_transfer_id=None,
+        **terms_of(fund),
+        settlement_choice="",
+        settlement_fund_id=None,
+        settled_at=None,
+        note="",
+        created_at=now,
+        updated_at=now,
+    )
+    pledge.user, pledge.fund = user, fund
+    fund.pledged_cents, fund.backer_count = posted.pledged_cents, posted.backer_count
+    before = posted.pledged_cents - amount_cents
+    _announce(fund, pledge, before=before, backers=posted.backer_count if posted.new_backer else None)
     return PledgeOutcome(pledge=pledge)
 
 

@@ -2,12 +2,14 @@
 
 import pytest
 from django.db import transaction
+from wagtail.models import PageViewRestriction
 
 from bounties.errors import (
     FundNotOpen,
     IdempotencyMismatch,
     InsufficientFunds,
     InvalidAmount,
+    NotFound,
     WithdrawNotAllowed,
 )
 from bounties.models import Fund, FundStatus, Pledge, PledgeStatus, Transfer
@@ -77,14 +79,29 @@ def test_service_cannot_nest_inside_another_unit_of_work(fund, user):
 
 def test_a_fund_that_is_not_published_takes_no_pledge_whatever_the_door(make_fund):
     """A creator's proposal under review (or a fund an editor unpublished) has a `Fund` row that
-    says "open": the web and API doors hide it, and the service refuses it too, so no other
-    caller (a card pledge completing later, a script, a future door) can put money into it."""
+    says "open": the web and API doors hide it, and the service refuses it too, as a fund that is
+    not there, so no other caller (a script, a future door) can put money into it."""
     draft = make_fund(title="Proposal under review", live=False)
     carol = UserFactory(username="carol")
     top_up(carol, 5_000)
-    with pytest.raises(FundNotOpen) as refused:
+    with pytest.raises(NotFound) as refused:
         pledge_create(user=carol, fund_id=draft.pk, amount_cents=2_500, key="draft")
-    assert "not published" in refused.value.user_message
+    assert refused.value.code == "not_found" and "No money moved" in refused.value.user_message
     assert wallet_for(carol).balance == 5_000
     assert not Pledge.objects.exists()
+    assert ledger_violations() == []
+
+
+@pytest.mark.parametrize("restricted", ["fund", "its index"])
+def test_a_fund_behind_a_view_restriction_takes_no_pledge(make_fund, restricted):
+    """A restriction on the fund or on a page above it hides the fund from the public: the service
+    answers as for a fund that is not there, whichever door the pledge came through."""
+    fund = make_fund(title="Members only")
+    page = fund if restricted == "fund" else fund.get_parent()
+    PageViewRestriction.objects.create(page=page, restriction_type=PageViewRestriction.LOGIN)
+    carol = UserFactory(username="carol")
+    top_up(carol, 5_000)
+    with pytest.raises(NotFound):
+        pledge_create(user=carol, fund_id=fund.pk, amount_cents=2_500, key="members")
+    assert wallet_for(carol).balance == 5_000 and not Pledge.objects.exists()
     assert ledger_violations() == []

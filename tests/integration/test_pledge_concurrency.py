@@ -7,6 +7,9 @@ the pending-pledge sweep. Money enters wallets only through signed webhook event
 (`top_up`). After each race the books are proved with `ledger_violations()` (what
 `manage.py ledger_check` runs), and the `retried` fixture proves no deadlock
 (SQLSTATE 40P01) happened even when the retry would have hidden it.
+
+Every race runs twice: on the two-statement SQL pledge PostgreSQL uses
+(`bounties/services/ledger.py`) and on the ORM pledge SQLite uses (`FUNDFILL_PLEDGE_SQL=false`).
 """
 
 import collections
@@ -33,6 +36,12 @@ from tests.integration import errors_of, run_concurrently
 from tests.money import checkout_event, deliver, top_up
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["sql", "orm"])
+def pledge_path(request, settings):
+    settings.FUNDFILL_PLEDGE_SQL = request.param
+    return request.param
 
 
 def balance(account) -> int:
@@ -159,6 +168,27 @@ def test_t7_same_key_ten_times_in_parallel_moves_money_once(make_fund):
     assert sorted(r.replayed for r in results) == [False] + [True] * 9
     assert Transfer.objects.filter(kind=TransferKind.PLEDGE).count() == 1
     assert balance(wallet_for(bob)) == 4_000
+    assert ledger_violations() == []
+
+
+def test_a_new_backers_first_pledges_in_parallel_count_them_once(make_fund):
+    """Ten first pledges of one backer to one fund at once: the fund counts one backer. Whether the
+    backer is new is read after the fund lock is won, so each waiter sees the pledges committed
+    by the ones before it."""
+    bob = UserFactory(username="bob")
+    top_up(bob, 10_000)
+    (fund,) = open_funds(make_fund, 1)
+
+    results = run_concurrently(
+        [
+            lambda i=i: pledge_create(user=bob, fund_id=fund.pk, amount_cents=1_000, key=f"first-{i}")
+            for i in range(10)
+        ]
+    )
+
+    assert errors_of(results) == []
+    row = Fund.objects.get(pk=fund.pk)
+    assert (row.backer_count, row.pledged_cents) == (1, 10_000)
     assert ledger_violations() == []
 
 
