@@ -9,39 +9,19 @@
 - a manual payout Finance marked failed.
 """
 
-from datetime import timedelta
-
 import pytest
-from django.contrib.auth.models import Group, Permission
-from django.utils import timezone
+from django.contrib.auth.models import Group
 
-from bounties.models import Deposit, DepositStatus, Pledge, TransferKind
+from bounties.models import Deposit, Pledge
 from bounties.payments.local_gateway import REFUND_FAILS_SUFFIX
-from bounties.services import money_operation
 from bounties.services.cashouts import cashout_create, refunds_send
 from bounties.services.deposits import deposit_create
-from bounties.services.ledger import external_account, transfer_post, wallet_for
-from bounties.services.payouts import FINANCE_GROUP, payout_fail, payout_request
+from bounties.services.payouts import payout_fail, payout_request
 from bounties.services.pledging import pledge_create_with_card
 from tests.bounties.test_payouts import after_hold, award
 from tests.factories import UserFactory
+from tests.finance.stuck import backdate, credit_only, finance_member
 from tests.money import checkout_event, deliver, top_up
-
-VIEW_MODELS = ["transfer", "pledge", "account", "deposit", "payout", "refund", "cashout"]  # migrations
-
-
-def finance_member(username="fiona"):
-    """A member of the Finance group with the permissions its migrations grant."""
-    group, _ = Group.objects.get_or_create(name=FINANCE_GROUP)
-    group.permissions.add(
-        *Permission.objects.filter(content_type__app_label="wagtailadmin", codename="access_admin"),
-        *Permission.objects.filter(
-            content_type__app_label="bounties", codename__in=[f"view_{model}" for model in VIEW_MODELS]
-        ),
-    )
-    member = UserFactory(username=username)
-    member.groups.add(group)
-    return member
 
 
 @pytest.fixture
@@ -57,10 +37,6 @@ def editor(db):
     return edith
 
 
-def backdate(model, pk, minutes):
-    model.objects.filter(pk=pk).update(created_at=timezone.now() - timedelta(minutes=minutes))
-
-
 @pytest.fixture
 def waiting_pledge(fund):
     """Carol pledged $40 with her card 20 minutes ago and never paid."""
@@ -70,21 +46,6 @@ def waiting_pledge(fund):
     )
     backdate(Pledge, outcome.pledge.pk, 20)
     return Pledge.objects.get(pk=outcome.pledge.pk)
-
-
-@money_operation
-def credit_only(deposit: Deposit):
-    """The webhook's credit of a deposit (`deposit:{id}`, external → wallet) without its pledge step."""
-    transfer = transfer_post(
-        kind=TransferKind.DEPOSIT,
-        key=f"deposit:{deposit.pk}",
-        legs=[(external_account(), -deposit.amount_cents), (wallet_for(deposit.user), deposit.amount_cents)],
-        memo="Money added by card",
-        user=deposit.user,
-    )
-    Deposit.objects.filter(pk=deposit.pk).update(
-        status=DepositStatus.SUCCEEDED, transfer=transfer, payment_reference=f"pi_test_{deposit.uuid.hex}"
-    )
 
 
 @pytest.fixture
