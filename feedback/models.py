@@ -51,7 +51,8 @@ class Mention(models.Model):
 
     source = models.CharField(max_length=4, choices=MentionSource.choices)
     external_id = models.CharField(max_length=64, help_text="The post's id at its source.")
-    url = models.URLField(max_length=500)
+    # A link read from the source, never typed in a form (so no URLField and its scheme guessing).
+    url = models.CharField(max_length=500, help_text="Where to read it.")
     author = models.CharField(max_length=100, blank=True)
     text = models.TextField(blank=True)
     created_at = models.DateTimeField(db_index=True, help_text="When it was posted at its source.")

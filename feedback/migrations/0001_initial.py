@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(choices=[('x', 'X'), ('hn', 'Hacker News')], max_length=4)),
                 ('external_id', models.CharField(help_text="The post's id at its source.", max_length=64)),
-                ('url', models.URLField(max_length=500)),
+                ('url', models.CharField(help_text='Where to read it.', max_length=500)),
                 ('author', models.CharField(blank=True, max_length=100)),
                 ('text', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(db_index=True, help_text='When it was posted at its source.')),

@@ -145,6 +145,9 @@ def test_the_mentions_listing_filters_by_source_and_an_editor_marks_one_seen(cli
     assert len(hn_only) == 6 and all("Hacker News" in row for row in hn_only)
 
     mention = Mention.objects.get(external_id="1011")
+    edit_page = client.get(reverse("mentions:edit", args=(mention.pk,)))
+    assert edit_page.status_code == 200
+    assert "Mention number 11" in edit_page.content.decode() and "user11" in edit_page.content.decode()
     response = client.post(reverse("mentions:edit", args=(mention.pk,)), {"seen": "on"})
     assert response.status_code == 302
     mention.refresh_from_db()

@@ -166,3 +166,24 @@ def test_poll_mentions_runs_both_sources_once(fake_x, funds, settings, capsys):
         "hn: 0 new mention(s).",
     ]
     assert sorted(Mention.objects.values_list("source", flat=True)) == ["hn", "x"]
+
+
+def test_the_worker_polls_both_sources_every_five_minutes(fake_x, funds, settings):
+    from django_q.models import Schedule
+    from django_q.tasks import async_task, result
+
+    from tests.fakes.hn_server import FakeHN
+
+    schedules = {s.name: s for s in Schedule.objects.filter(func__startswith="feedback.tasks.")}
+    assert {name: (s.func, s.schedule_type, s.minutes) for name, s in schedules.items()} == {
+        "poll X mentions": ("feedback.tasks.mentions_poll_x", "I", 5),
+        "poll Hacker News mentions": ("feedback.tasks.mentions_poll_hn", "I", 5),
+    }
+    fake_x.add_post("#AuditTrueCrypt from the worker", username="w")
+    with FakeHN() as hn:
+        settings.HN_SEARCH_API_BASE = hn.api_base
+        hn.add_story("Fundfill", url="https://fundfill.example/", created_at=datetime.now(UTC))
+        # What the schedules run, through django-q2 (synchronous in the test settings).
+        stored = [result(async_task(s.func)) for s in schedules.values()]
+    assert sorted(stored) == [1, 1]
+    assert sorted(Mention.objects.values_list("source", flat=True)) == ["hn", "x"]
