@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from bounties.money import format_cents
 
-WIDTH, HEIGHT, PAD = 640, 200, 8
+WIDTH, HEIGHT, PAD = 640, 200, 12
 
 
 def escrow_chart(series, *, width: int = WIDTH, height: int = HEIGHT) -> str:
@@ -67,7 +67,10 @@ def escrow_chart(series, *, width: int = WIDTH, height: int = HEIGHT) -> str:
     )
     return format_html(
         '<svg class="finance-chart" role="img" aria-label="{label}" viewBox="0 0 {w} {h}" width="100%" '
-        'xmlns="http://www.w3.org/2000/svg">'
+        'style="max-width: 40rem; font-size: 11px" xmlns="http://www.w3.org/2000/svg">'
+        '<text x="{pad}" y="{top_y}" fill="currentColor">{top}</text>'
+        '<text x="{pad}" y="{h}" fill="currentColor">{first}</text>'
+        '<text x="{right}" y="{h}" fill="currentColor" text-anchor="end">{last_day}</text>'
         '<line x1="{pad}" x2="{right}" y1="{mid}" y2="{mid}" stroke="currentColor" stroke-opacity="0.3"/>'
         '<path d="{path}" fill="none" stroke="currentColor" stroke-width="2"/>{bars}</svg>',
         label=label,
@@ -76,6 +79,10 @@ def escrow_chart(series, *, width: int = WIDTH, height: int = HEIGHT) -> str:
         pad=PAD,
         right=width - PAD,
         mid=f"{flows_mid:.1f}",
+        top_y=PAD + 4,
+        top=format_cents(top),
+        first=str(series[0].day),
+        last_day=str(last.day),
         path="".join(path),
         bars=format_html_join(
             "",

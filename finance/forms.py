@@ -24,7 +24,7 @@ class ContactForm(WhyForm):
     template = forms.ChoiceField(
         label="Email",
         choices=[(name, template.label) for name, template in CONTACT_TEMPLATES.items()],
-        help_text="The email the user gets; its words are shown below the form.",
+        help_text="The email the user gets; its words are shown above.",
     )
     note = forms.CharField(
         label="Add a line (optional)",
@@ -35,6 +35,11 @@ class ContactForm(WhyForm):
     )
 
     field_order = ["template", "note", "why"]
+
+    def __init__(self, *args, templates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if templates is not None:  # only the emails about this kind of row
+            self.fields["template"].choices = [(name, template.label) for name, template in templates.items()]
 
 
 class UserSearchForm(forms.Form):

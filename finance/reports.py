@@ -37,6 +37,12 @@ class FinanceReport(FinanceOnlyMixin, ReportView):
     def get_base_queryset(self):
         return self.model._default_manager.all()
 
+    def get_paginator(self, *args, **kwargs):
+        # Count the report's rows ("3 rows"), not the model's ("3 pledges": a row sums many).
+        paginator = super().get_paginator(*args, **kwargs)
+        paginator.verbose_name, paginator.verbose_name_plural = "row", "rows"
+        return paginator
+
     def aggregate(self, rows):
         return rows
 

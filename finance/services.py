@@ -188,13 +188,15 @@ def support_payout_retry(*, payout_id: int, staff, why: str) -> SupportOutcome:
 
 @dataclass(frozen=True)
 class ContactTemplate:
+    kind: str  # the stuck row it is about: pledge, deposit, refund or payout
     label: str
     subject: str
-    text: str  # str.format with: username, amount, what, id
+    text: str  # str.format with: username, amount, what
 
 
 CONTACT_TEMPLATES = {
     "pledge_pending": ContactTemplate(
+        "pledge",
         "Card pledge still waiting for its payment",
         "Your pledge on Fundfill is waiting for your card payment",
         "Hello {username}, your pledge of {amount} ({what}) is still waiting for its card payment. "
@@ -202,6 +204,7 @@ CONTACT_TEMPLATES = {
         "you need do nothing.",
     ),
     "payment_not_credited": ContactTemplate(
+        "deposit",
         "A payment we received but did not credit",
         "We are checking a payment you made to Fundfill",
         "Hello {username}, we received a card payment from you ({what}, {amount}) that did not match "
@@ -209,6 +212,7 @@ CONTACT_TEMPLATES = {
         "card provider and will write to you again; you need do nothing.",
     ),
     "refund_failed": ContactTemplate(
+        "refund",
         "A card refund that failed",
         "Your card refund from Fundfill did not go through",
         "Hello {username}, your card refund of {amount} ({what}) was refused by the card's bank, so "
@@ -216,6 +220,7 @@ CONTACT_TEMPLATES = {
         "send it to you.",
     ),
     "payout_failed": ContactTemplate(
+        "payout",
         "A payout that failed",
         "Your Fundfill payout did not go through",
         "Hello {username}, your payout of {amount} ({what}) did not go through, so the money is back "
@@ -223,6 +228,10 @@ CONTACT_TEMPLATES = {
     ),
 }
 CONTACT_MODELS = {"pledge": Pledge, "deposit": Deposit, "refund": Refund, "payout": Payout}
+
+
+def templates_for(kind: str) -> dict[str, ContactTemplate]:
+    return {name: template for name, template in CONTACT_TEMPLATES.items() if template.kind == kind}
 
 
 def contact_subject(obj) -> tuple[object, int, str]:
@@ -250,7 +259,7 @@ def support_contact(
     staged here, sent by the worker after commit. Once per row and template."""
     why = _check(staff, why)
     model = CONTACT_MODELS.get(kind)
-    if model is None or template not in CONTACT_TEMPLATES:
+    if model is None or template not in templates_for(kind):
         raise NotFound("There is no such row or email template.")
     obj = model.objects.filter(pk=object_id).first()
     if obj is None:

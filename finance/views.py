@@ -39,7 +39,7 @@ class FinanceOnlyMixin:
 
 
 class FinanceView(FinanceOnlyMixin, WagtailAdminTemplateMixin, TemplateView):
-    header_icon = "wallet"
+    header_icon = "decimal"
 
     def get_breadcrumbs_items(self):
         return self.breadcrumbs_items + [
@@ -151,7 +151,7 @@ class SupportActionView(FinanceOnlyMixin, WagtailAdminTemplateMixin, FormView):
     """One support action on one stuck row: a form asking why, then the service, then a message."""
 
     template_name = "finance/support_action.html"
-    header_icon = "wallet"
+    header_icon = "decimal"
     form_class = WhyForm
     model = None
     label = ""
@@ -265,9 +265,13 @@ class ContactView(SupportActionView):
         template = self.request.GET.get("template")
         return {"template": template} if template in services.CONTACT_TEMPLATES else {}
 
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "templates": services.templates_for(self.kwargs["kind"])}
+
     def get_context_data(self, **kwargs):
         previews = {
-            name: services.contact_text(template=name, obj=self.object) for name in services.CONTACT_TEMPLATES
+            name: services.contact_text(template=name, obj=self.object)
+            for name in services.templates_for(self.kwargs["kind"])
         }
         user, _, _ = services.contact_subject(self.object)
         return super().get_context_data(previews=previews, recipient=user.email, **kwargs)

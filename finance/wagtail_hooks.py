@@ -56,7 +56,7 @@ def finance_menu_items():
 @hooks.register("register_admin_menu_item")
 def register_finance_menu():
     return FinanceSubmenuItem(
-        "Finance", Menu(items=finance_menu_items()), name="finance", icon_name="wallet", order=350
+        "Finance", Menu(items=finance_menu_items()), name="finance", icon_name="decimal", order=350
     )
 
 
@@ -101,7 +101,7 @@ def register_support_log_actions(actions):
 def _money_button(page, user, priority):
     if isinstance(page.specific_deferred, FundPage) and is_finance(user):
         yield Button(
-            "Money", reverse("finance:fund_money", args=(page.pk,)), icon_name="wallet", priority=priority
+            "Money", reverse("finance:fund_money", args=(page.pk,)), icon_name="decimal", priority=priority
         )
 
 
@@ -119,5 +119,5 @@ def fund_money_header_button(page, user, view_name, next_url=None):
 def money_story_user_button(user, request_user):
     if is_finance(request_user):
         yield Button(
-            "Money story", reverse("finance:story", args=(user.pk,)), icon_name="wallet", priority=50
+            "Money story", reverse("finance:story", args=(user.pk,)), icon_name="decimal", priority=50
         )

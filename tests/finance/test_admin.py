@@ -205,14 +205,16 @@ def test_emailing_the_user_from_a_template(client, fiona, waiting_pledge):
     form = client.get(url)
     assert "carol@example.com" in text(form) and "Hello carol, your pledge of $40" in text(form)
     assert 'value="pledge_pending" selected' in form.content.decode()
+    assert "your card refund" not in text(form)  # only the emails about a pledge are offered
 
     _, messages = post(client, url, {"template": "pledge_pending", "note": "", "why": "Pending 20 minutes"})
     assert messages == [
         "Email to carol@example.com queued (card pledge still waiting for its payment); no money moved."
     ]
     assert Outbox.objects.get(event="support_contact").recipient == "carol@example.com"
-    bad = client.post(url, {"template": "no-such", "why": "x"})
-    assert bad.status_code == 200 and "Select a valid choice" in text(bad)
+    for template in ("no-such", "refund_failed"):
+        bad = client.post(url, {"template": template, "why": "x"})
+        assert bad.status_code == 200 and "Select a valid choice" in text(bad)
     assert Outbox.objects.filter(event="support_contact").count() == 1
 
 

@@ -237,6 +237,7 @@ def test_contact_with_an_unknown_row_or_template_is_refused(fiona, waiting_pledg
         ("pledge", 10**9, "pledge_pending"),
         ("wallet", waiting_pledge.pk, "pledge_pending"),
         ("pledge", waiting_pledge.pk, "nope"),
+        ("pledge", waiting_pledge.pk, "refund_failed"),  # a template about another kind of row
     ):
         with pytest.raises(BountiesError):
             services.support_contact(kind=kind, object_id=pk, template=template, staff=fiona, why="x")
