@@ -10,7 +10,7 @@ import sys
 import psycopg
 import pytest
 
-from tests.integration.test_cross_process_publish import ROOT, _with_path
+from tests.integration.test_cross_process_publish import ROOT
 
 pytestmark = pytest.mark.xdist_group("monitoring_deploy")
 
@@ -40,20 +40,6 @@ def production_env(database_url, **overrides):
     return env
 
 
-@pytest.fixture(scope="module")
-def new_database():
-    """A new, empty database for the module: the second release finds it migrated, as a redeploy does."""
-    server = os.environ["FUNDFILL_TEST_DATABASE_URL"]
-    name = f"fundfill_release_{secrets.token_hex(4)}"
-    with psycopg.connect(_with_path(server, "/postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_path(server, f"/{name}")
-    finally:
-        with psycopg.connect(_with_path(server, "/postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def release(env):
     return subprocess.run(
         ["bash", "-c", release_command()], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
@@ -71,6 +57,7 @@ def test_release_migrates_a_new_database_and_the_deploy_check_passes(new_databas
 
 
 def test_release_stops_on_a_deploy_warning(new_database):
+    """On the database the test above migrated (when it ran first), as a redeploy finds it."""
     done = release(production_env(new_database, SECURE_HSTS_SECONDS="0"))
 
     assert done.returncode != 0
