@@ -147,3 +147,17 @@ def test_cache_down_is_a_503_that_names_it_and_no_secret(client, settings):
 def test_only_get_and_head(client, method):
     assert getattr(client, method)("/healthz").status_code == 405
     assert client.head("/healthz").status_code == 200
+
+
+def test_the_page_cache_never_answers_for_it_and_a_probe_costs_a_few_queries(
+    client, page_cache, django_assert_max_num_queries
+):
+    run_the_scheduled_jobs()
+    assert healthz(client)[1]["status"] == "ok"
+    Heartbeat.objects.filter(name="worker").delete()  # the worker is gone a moment later
+
+    with django_assert_max_num_queries(5):
+        response, report = healthz(client)
+
+    assert "X-Page-Cache" not in response or response["X-Page-Cache"] != "hit"
+    assert report["degraded"] == ["worker"]  # read now, not a stored copy of the last probe
