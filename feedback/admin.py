@@ -11,6 +11,7 @@ from django.utils.text import Truncator
 from wagtail.admin.panels import FieldPanel
 from wagtail.admin.ui.components import Component
 from wagtail.admin.ui.tables import BooleanColumn, Column, DateColumn, TitleColumn
+from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 from wagtail.permissions import policy_registry
 
@@ -51,6 +52,11 @@ class FeedbackViewSet(ModelViewSet):
     ]
 
 
+class MentionIndexView(generic.IndexView):
+    def get_base_queryset(self):
+        return super().get_base_queryset().select_related("fund")  # the Fund column, in one query
+
+
 class MentionViewSet(ModelViewSet):
     model = Mention
     name = "mentions"
@@ -78,8 +84,7 @@ class MentionViewSet(ModelViewSet):
         FieldPanel("seen"),
     ]
 
-    def get_queryset(self, request):
-        return selectors.newest_mentions()
+    index_view_class = MentionIndexView
 
 
 class FeedbackViewSetGroup(ModelViewSetGroup):

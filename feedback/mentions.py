@@ -41,12 +41,13 @@ def poll_x(*, now: datetime | None = None) -> PollResult:
     """One pass of X's recent search for the domain and the live funds' hashtags."""
     if not x.is_configured():
         return PollResult(MentionSource.X, skipped="not configured (TWITTER_BEARER_TOKEN)")
+    now = now or timezone.now()
     hashtags, _ = selectors.fund_markers()
+    # After a quiet week the newest stored post is outside X's window: search the whole window again.
+    since_id = selectors.newest_x_id(posted_after=now - x.SEARCH_WINDOW + timedelta(minutes=5))
     return _poll(
         MentionSource.X,
-        lambda: x.search(
-            domain=selectors.site_domain(), hashtags=sorted(hashtags), since_id=selectors.newest_x_id()
-        ),
+        lambda: x.search(domain=selectors.site_domain(), hashtags=sorted(hashtags), since_id=since_id),
         now=now,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -22,10 +23,11 @@ def newest_mentions() -> QuerySet[Mention]:
     return Mention.objects.select_related("fund").order_by("-created_at", "-pk")
 
 
-def newest_x_id() -> str | None:
-    """The id of the newest post stored from X (X's ids grow with time), for `since_id`."""
+def newest_x_id(*, posted_after: datetime) -> str | None:
+    """The id of the newest post stored from X (X's ids grow with time) if it was posted after
+    `posted_after`, for `since_id`: X refuses a `since_id` older than its 7-day search window."""
     newest = (
-        Mention.objects.filter(source=MentionSource.X)
+        Mention.objects.filter(source=MentionSource.X, created_at__gt=posted_after)
         .annotate(number=Cast("external_id", BigIntegerField()))
         .aggregate(newest=Max("number"))["newest"]
     )

@@ -44,9 +44,12 @@ def feedback_view(request):
         response["Retry-After"] = "3600"
         return response
     if form.is_bot():
+        # The form again with the message kept and the trap emptied: a person can send it at once.
+        data = request.POST.copy()
+        data["website"] = ""
         return _page(
             request,
-            FeedbackForm(initial={"page_url": form.data.get("page_url", "")}),
+            FeedbackForm(data),
             status=400,
             refusal="This message was not sent: the form had a field filled in that people leave "
             "empty. If you are a person, clear it and send again.",

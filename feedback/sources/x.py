@@ -26,6 +26,7 @@ MAX_QUERY = 512  # X's limit on a recent-search query (Basic and Pro access)
 MAX_PAGES = 5
 PAGE_SIZE = 100
 DEFAULT_WINDOW = timedelta(minutes=15)  # X's windows, when a 429 carries no reset time
+SEARCH_WINDOW = timedelta(days=7)  # what recent search covers; an older `since_id` is a 400
 
 
 def is_configured() -> bool:

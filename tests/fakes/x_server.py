@@ -14,7 +14,8 @@ Wire format as X answers (late 2026):
 - `GET /2/tweets/search/recent` (app-only: `Authorization: Bearer <token>`, 401 otherwise) over `posts`,
   other people's posts added with `add_post`: `query` is a group of OR'ed terms — `url:"host"` (a link
   to that host), `#tag`, or a word — with `-is:retweet` ignored; `since_id`, `max_results` (10–100),
-  `next_token`, `tweet.fields`, `expansions=author_id`, `user.fields`; newest first, as X answers:
+  `next_token`, `tweet.fields`, `expansions=author_id`, `user.fields`; only the last 7 days (an older
+  `since_id` is X's 400); newest first, as X answers:
   `data`, `includes.users`, `meta.newest_id/oldest_id/result_count/next_token`
   (`{"meta": {"result_count": 0}}` when nothing matches);
 - errors in X's problem shape `{"title", "detail", "type", "status"}`; a 429 carries
@@ -31,7 +32,7 @@ import itertools
 import re
 import secrets
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.fakes._http import FakeHTTPServer, RecordedRequest
 
@@ -205,8 +206,17 @@ class FakeX(FakeHTTPServer):
             return 400, self.error_body(400, "max_results must be between 10 and 100"), {}
         terms = [t.strip() for t in re.sub(r"-is:retweet", "", query).strip().strip("()").split(" OR ")]
         since_id = int(request.arg("since_id") or 0)
+        window_start = _iso(datetime.now(UTC) - timedelta(days=7))
+        known = {p["id"]: p for p in self.posts}
+        if since_id and str(since_id) in known and known[str(since_id)]["created_at"] < window_start:
+            message = f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet id created after {window_start}."
+            return 400, self.error_body(400, message), {}
         chosen = [
-            p for p in reversed(self.posts) if int(p["id"]) > since_id and any(_matches(p, t) for t in terms)
+            p
+            for p in reversed(self.posts)
+            if int(p["id"]) > since_id
+            and p["created_at"] >= window_start
+            and any(_matches(p, t) for t in terms)
         ]
         start = int(request.arg("next_token") or 0)
         page = chosen[start : start + limit]

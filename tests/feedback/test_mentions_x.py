@@ -187,3 +187,23 @@ def test_the_worker_polls_both_sources_every_five_minutes(fake_x, funds, setting
         stored = [result(async_task(s.func)) for s in schedules.values()]
     assert sorted(stored) == [1, 1]
     assert sorted(Mention.objects.values_list("source", flat=True)) == ["hn", "x"]
+
+
+def test_after_a_quiet_week_the_search_covers_the_whole_window_without_a_since_id(fake_x, funds):
+    old = fake_x.add_post(
+        "#AuditTrueCrypt long ago", username="a", created_at=datetime.now(UTC) - timedelta(days=8)
+    )
+    mentions.poll_x()  # recent search no longer finds it
+    assert not Mention.objects.exists()
+    # It was stored back then, say; now a since_id of it would be refused by X.
+    Mention.objects.create(
+        source=MentionSource.X,
+        external_id=old["id"],
+        url="https://x.com/a/status/1",
+        created_at=datetime.now(UTC) - timedelta(days=8),
+    )
+    fresh = fake_x.add_post("#AuditTrueCrypt again", username="b")
+
+    assert mentions.poll_x().stored == 1
+    assert fake_x.calls("GET", SEARCH)[-1].arg("since_id") is None
+    assert Mention.objects.filter(external_id=fresh["id"]).exists()
