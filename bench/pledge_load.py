@@ -4,10 +4,10 @@
 
 Starts its own PostgreSQL and two gunicorns (the site with production settings, and
 bench/bareview.py), seeds funded backers through the real deposit path, drives
-`POST /api/v1/funds/<id>/pledges/` with unique Idempotency-Keys and ~10 % replays,
-then proves from the database that nothing was lost or doubled and runs
-`manage.py ledger_check`. Everything it started is stopped on exit, Ctrl-C or error.
-See bench/README.md for what the numbers mean.
+`POST /api/v1/funds/<id>/pledges/` with unique Idempotency-Keys and ~10 % replays, on one
+hot fund and then spread over --funds (20) open funds, then proves from the database that
+nothing was lost or doubled and runs `manage.py ledger_check`. Everything it started is
+stopped on exit, Ctrl-C or error. See bench/README.md for what the numbers mean.
 """
 
 import argparse
@@ -71,13 +71,23 @@ def parse_args(argv=None):
     parser.add_argument(
         "--rounds", type=int, default=1, help="split --seconds into this many turns per target (default 1)"
     )
+    parser.add_argument(
+        "--funds",
+        type=int,
+        default=20,
+        help="open funds the 'pledge API, N funds' target spreads pledges over (default 20; 0 skips it)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, result files)")
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="sample the site's workers with py-spy during the pledge API's measured run (bench/profiling.py)",
+        help="sample the site's workers with py-spy during the 1-hot-fund pledge target's measured run "
+        "(bench/profiling.py)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.funds < 0:
+        parser.error("--funds must be 0 or more")
+    return args
 
 
 def site_environment(work: Path, database_url: str, port: int) -> dict:
@@ -158,6 +168,8 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
             str(args.users),
             "--balance-cents",
             str(args.balance_cents),
+            "--funds",
+            str(args.funds),
             "--out",
             str(seed_file),
         ],
@@ -169,7 +181,11 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
     tokens_file = work / "tokens.txt"
     tokens_file.write_text("".join(f"{u['token']}\n" for u in seeded["users"]))
     fund_id = seeded["fund_id"]
-    log(f"seeded in {time.monotonic() - t0:.1f}s; hot fund audit-truecrypt is fund {fund_id}")
+    fund_ids = seeded.get("fund_ids") or []
+    log(
+        f"seeded in {time.monotonic() - t0:.1f}s; hot fund audit-truecrypt is fund {fund_id}"
+        + (f"; {len(fund_ids)} funds to spread over: {', '.join(map(str, fund_ids))}" if fund_ids else "")
+    )
     bareview.setup(bare_db, users=args.users, balance_cents=args.balance_cents)
 
     site = Gunicorn(
@@ -241,6 +257,38 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
             workers=args.workers,
         )
     targets.append(pledge_target)
+    # The same pledges spread over many open funds, so no fund row is hot: wrk_load.lua picks a
+    # fund at random for each new request (BENCH_FUND_IDS); a replay goes to the same fund.
+    funds_target = None
+    spread_env = {}
+    skipped = []
+    if pledge_target.mode == "pledge" and fund_ids:
+        if args.driver == "wrk":
+            funds_target = Target(
+                f"pledge API, {len(fund_ids)} funds",
+                f"{site.url}/api/v1/funds/{fund_ids[0]}/pledges/",  # wrk's host; the path is per request
+                "pledge",
+                site.proc.pid,
+                db_url=site_db,
+                tokens_file=str(tokens_file),
+                drain_path="/api/v1/bench-drain-probe/",
+                workers=args.workers,
+            )
+            spread_env = {
+                "BENCH_FUND_IDS": ",".join(map(str, fund_ids)),
+                "BENCH_PATH": "/api/v1/funds/{fund}/pledges/",
+            }
+            targets.append(funds_target)
+        else:
+            # The Python driver (bench/common.py) sends every request to its URL's one path.
+            skipped.append(
+                f"pledge API, {len(fund_ids)} funds: not measured, the Python driver loads one URL; "
+                "use --driver wrk (or --funds 0 to silence this)"
+            )
+            log(f"!! {skipped[-1]}")
+    elif args.funds and pledge_target.mode == "pledge":
+        skipped.append(f"pledge API, {args.funds} funds: the seed made no funds to spread over")
+        log(f"!! {skipped[-1]}")
 
     load_files = {t.name: [] for t in targets}
 
@@ -252,16 +300,23 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
         sampler = None
         if args.profile and target is pledge_target and phase.startswith("m"):
             sampler = profiling.Sampler(descendants(site.proc.pid), seconds, work, phase)
-        result = measure(
-            target,
-            driver=args.driver,
-            clients=args.clients,
-            seconds=seconds,
-            threads=args.threads,
-            replay=args.replay,
-            run_id=f"{run_id}{phase}",  # keys unique per run and phase
-            out_file=out,
-        )
+        # common.measure hands wrk its environment: the spread target's fund list goes in there.
+        extra = spread_env if target is funds_target else {}
+        os.environ.update(extra)
+        try:
+            result = measure(
+                target,
+                driver=args.driver,
+                clients=args.clients,
+                seconds=seconds,
+                threads=args.threads,
+                replay=args.replay,
+                run_id=f"{run_id}{phase}",  # keys unique per run and phase
+                out_file=out,
+            )
+        finally:
+            for name in extra:
+                os.environ.pop(name, None)
         load_files[target.name].append(out)
         if sampler is not None:
             profiles.append(profiling.top(sampler.wait()))
@@ -297,6 +352,11 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
                 "--seed",
                 str(seed_file),
                 *[arg for f in load_files[pledge_target.name] for arg in ("--load", f)],
+                *[
+                    arg
+                    for f in load_files.get(getattr(funds_target, "name", None), [])
+                    for arg in ("--funds-load", f)
+                ],
                 "--out",
                 str(verify_file),
             ],
@@ -307,7 +367,18 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
         verified = json.loads(verify_file.read_text())
     bare_check = bareview.verify(bare_db, users=args.users, balance_cents=args.balance_cents)
 
-    return report(args, rounds, verified, bare_check, ledger_ok, ledger_text, profiles)
+    return report(
+        args,
+        rounds,
+        verified,
+        bare_check,
+        ledger_ok,
+        ledger_text,
+        profiles,
+        pledge_target,
+        funds_target,
+        skipped,
+    )
 
 
 def _rows(results):
@@ -329,7 +400,71 @@ def _rows(results):
 HEADER = ["target", "req/s", "p50 ms", "p99 ms", "errors", "ratio vs bare view", "CPU load/web/db/other"]
 
 
-def report(args, rounds, verified, bare_check, ledger_ok, ledger_text, profiles=()) -> int:
+def _money_checks(name: str, v: dict, *, spread: bool) -> tuple[list, int, int]:
+    """One pledge target's checks (text, ok) from site_tasks.verify, and its lost and doubled counts."""
+    lost = len(v["lost"])
+    doubled = v["doubled_transfers"] + max(0, v["wallet_debits_cents"] - v["active_pledges_cents"])
+    unanswered = len(v["unanswered_rows"])
+    funds = len(v.get("fund_ids") or [None])
+    unbalanced = v.get("funds_unbalanced", [])
+    checks = [
+        (
+            f"distinct pledges answered 201: {v['answered_201']}; pledge rows: {v['pledge_rows']}; pledge "
+            f"transfers: {v['pledge_transfers']}"
+            + (
+                f" ({unanswered} rows committed for requests the client "
+                "abandoned at its deadline: never answered, so not lost)"
+                if unanswered
+                else ""
+            ),
+            v["answered_201"] + unanswered
+            == v["pledge_rows"]
+            == v["pledge_transfers"]
+            == v["active_pledges"],
+        ),
+        (f"answered 201 but missing or not holding money (lost): {lost}", lost == 0),
+        (
+            f"pledge rows no request asked for: {len(v['phantom_rows'])}; wrong amount: "
+            f"{len(v['amount_mismatch'])}"
+            + (f"; in another fund than the request's: {len(v.get('wrong_fund', []))}" if spread else ""),
+            not v["phantom_rows"] and not v["amount_mismatch"] and not v.get("wrong_fund"),
+        ),
+        (
+            f"wallet debits {v['wallet_debits_cents']} = active pledges {v['active_pledges_cents']} = "
+            f"fund.pledged_cents {v['fund_pledged_cents']} = escrow {v['escrow_cents']}"
+            + (
+                f"{' (sums)' if spread else ''}; each fund's pledged_cents = escrow = its active pledges: "
+                f"{funds - len(unbalanced)} of {funds} funds"
+                if spread
+                else ""
+            ),
+            len(
+                {
+                    v["wallet_debits_cents"],
+                    v["active_pledges_cents"],
+                    v["fund_pledged_cents"],
+                    v["escrow_cents"],
+                }
+            )
+            == 1
+            and not unbalanced,
+        ),
+    ]
+    return [(f"{name}: {text}", ok) for text, ok in checks], lost, doubled
+
+
+def report(
+    args,
+    rounds,
+    verified,
+    bare_check,
+    ledger_ok,
+    ledger_text,
+    profiles=(),
+    pledge_target=None,
+    funds_target=None,
+    skipped=(),
+) -> int:
     results = [combine([turn[i] for turn in rounds]) for i in range(len(rounds[0]))]
     baseline = results[0].rps
     print()
@@ -358,7 +493,7 @@ def report(args, rounds, verified, bare_check, ledger_ok, ledger_text, profiles=
         f"{'OK' if bare_check['ok'] else 'MISMATCH'}"
     )
 
-    notes = []
+    notes = list(skipped)
     for r in results:
         if r.other_cpu >= 0.25:
             notes.append(
@@ -378,58 +513,35 @@ def report(args, rounds, verified, bare_check, ledger_ok, ledger_text, profiles=
     failures = []
     lost = doubled = 0
     if verified is not None:
-        pledge = results[-1]
+        pledge = next(r for r in results if r.target is pledge_target)
         v = verified
-        lost = len(v["lost"])
-        doubled = v["doubled_transfers"] + max(0, v["wallet_debits_cents"] - v["active_pledges_cents"])
-        unanswered = len(v["unanswered_rows"])
-        print()
-        print("  Money checks (warm-up and measured runs together):")
-        checks = [
+        checks, lost, doubled = _money_checks(pledge.target.name, v, spread=False)
+        spread = v.get("funds")
+        if spread is not None:
+            more, spread_lost, spread_doubled = _money_checks(funds_target.name, spread, spread=True)
+            checks += more
+            lost += spread_lost
+            doubled += spread_doubled
+        # What left the backers' wallets (deposits - balances) is what every target's pledges hold.
+        all_debits = v.get("wallet_debits_all_cents", v["wallet_debits_cents"])
+        all_active = v.get("active_pledges_all_cents", v["active_pledges_cents"])
+        checks += [
             (
-                f"distinct pledges answered 201: {v['answered_201']}; pledge rows: {v['pledge_rows']}; pledge "
-                f"transfers: {v['pledge_transfers']}"
-                + (
-                    f" ({unanswered} rows committed for requests the client "
-                    "abandoned at its deadline: never answered, so not lost)"
-                    if unanswered
-                    else ""
-                ),
-                v["answered_201"] + unanswered
-                == v["pledge_rows"]
-                == v["pledge_transfers"]
-                == v["active_pledges"],
-            ),
-            (f"answered 201 but missing or not holding money (lost): {lost}", lost == 0),
-            (
-                f"pledge rows no request asked for: {len(v['phantom_rows'])}; wrong amount: "
-                f"{len(v['amount_mismatch'])}",
-                not v["phantom_rows"] and not v["amount_mismatch"],
-            ),
-            (
-                f"wallet debits {v['wallet_debits_cents']} = wallet outflow {v['wallet_outflow_cents']} = active pledges "
-                f"{v['active_pledges_cents']} = fund.pledged_cents {v['fund_pledged_cents']} = escrow "
-                f"{v['escrow_cents']}",
-                len(
-                    {
-                        v["wallet_debits_cents"],
-                        v["wallet_outflow_cents"],
-                        v["active_pledges_cents"],
-                        v["fund_pledged_cents"],
-                        v["escrow_cents"],
-                    }
-                )
-                == 1,
+                f"wallet outflow {v['wallet_outflow_cents']} = wallet debits {all_debits} = active pledges "
+                f"{all_active}" + (" (all targets)" if spread is not None else ""),
+                v["wallet_outflow_cents"] == all_debits == all_active,
             ),
             (f"ledger_check: {ledger_text}", ledger_ok),
         ]
+        print()
+        print("  Money checks (warm-up and measured runs together):")
         for text, ok in checks:
             print(f"  [{'OK' if ok else 'FAIL'}] {text}")
             if not ok:
                 failures.append(text)
         ratio = pledge.rps / baseline if baseline else 0
         print()
-        print("  Goals (issue 3):")
+        print(f"  Goals (issue 3, {pledge.target.name}):")
         for text, ok in [
             (f"pledges at >= {GOAL_RATIO:.0%} of the bare view's req/s: {ratio:.1%}", ratio >= GOAL_RATIO),
             (
@@ -457,6 +569,13 @@ def report(args, rounds, verified, bare_check, ledger_ok, ledger_text, profiles=
     return 0 if not failures and bare_check["ok"] and ledger_ok else 1
 
 
+def _without_lists(data: dict) -> dict:
+    """verify's figures without its id lists (nested parts too): counts, not rows."""
+    return {
+        k: _without_lists(v) if isinstance(v, dict) else v for k, v in data.items() if not isinstance(v, list)
+    }
+
+
 def save(args, results, verified, bare_check, ledger_ok):
     """Keep the figures in bench/results/ (git-ignored) to compare runs."""
     folder = REPO / "bench" / "results"
@@ -478,7 +597,7 @@ def save(args, results, verified, bare_check, ledger_ok):
             }
             for r in results
         ],
-        "verify": verified and {k: v for k, v in verified.items() if not isinstance(v, list)},
+        "verify": verified and _without_lists(verified),
         "bare_check": bare_check,
         "ledger_check_ok": ledger_ok,
     }

@@ -1,13 +1,18 @@
 """Seeding and checking the bench's site database; run with the site's (production) settings.
 
-    python -m bench.site_tasks seed --users 200 --balance-cents 1000000 --out seed.json
-    python -m bench.site_tasks verify --seed seed.json --load run1.txt [--load run2.txt ...] [--out v.json]
+    python -m bench.site_tasks seed --users 200 --balance-cents 1000000 [--funds 20] --out seed.json
+    python -m bench.site_tasks verify --seed seed.json --load run1.txt [--load run2.txt ...]
+        [--funds-load spread1.txt ...] [--out v.json]
     python -m bench.site_tasks session --user ada      # prints a signed-in session's cookie
 
 `seed` builds the demo site (`load_demo`), creates backers with API tokens and funds
 every wallet through the real deposit path (the local gateway emits a signed event
-that the webhook code verifies and credits). `verify` compares what the load
-generator was told with what the database holds, and prints one JSON object.
+that the webhook code verifies and credits); with `--funds N` it also makes sure N
+other open, live, public funds exist (pages added and published under the fund index
+as `load_demo` does) for load spread over many funds. `verify` compares what the load
+generator was told with what the database holds, and prints one JSON object: the hot
+fund's `--load` files at the top level, the `--funds-load` files (spread over the seeded
+`fund_ids`) under `"funds"`.
 """
 
 import argparse
@@ -24,7 +29,65 @@ def _django():
     django.setup()
 
 
-def seed(users: int, balance_cents: int, out: str, fund_slug: str):
+SPREAD_SLUG = "bench-fund-{:02d}"
+
+
+def ensure_open_funds(count: int, hot) -> list[int]:
+    """Ids of `count` open, live, public funds other than the hot one, taking pledges for weeks yet.
+
+    Existing ones are used first (the demo's other funds); the missing ones are added under the
+    hot fund's index page and published, as `load_demo` adds its funds (the page's save makes
+    its `Fund` row, open).
+    """
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from bounties.models import FailurePolicy, FundPage, FundStatus
+
+    if count <= 0:
+        return []
+    now = timezone.now()
+
+    def usable():
+        return [
+            page.pk
+            for page in FundPage.objects.public_funds().exclude(pk=hot.pk).order_by("pk")
+            if page.fund.status == FundStatus.OPEN and page.pledge_deadline > now + timedelta(days=1)
+        ]
+
+    ids = usable()[:count]
+    index = hot.get_parent().specific
+    deadline = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=60)
+    number = 0
+    with transaction.atomic():
+        while len(ids) < count:
+            number += 1
+            slug = SPREAD_SLUG.format(number)
+            if FundPage.objects.filter(slug=slug).exists():
+                continue  # there already (and counted above if usable)
+            page = FundPage(
+                title=f"Bench fund {number:02d}",
+                slug=slug,
+                summary="One of the funds the pledge bench spreads its load over.",
+                search_description="One of the funds the pledge bench spreads its load over.",
+                body=[("paragraph", "<p>Made by bench/site_tasks.py seed.</p>")],
+                goal_cents=hot.goal_cents,
+                pledge_deadline=deadline,
+                escrow_until=deadline + timedelta(days=180),
+                failure_policy=FailurePolicy.REFUND,
+            )
+            index.add_child(instance=page)
+            page.save_revision().publish()
+            ids.append(page.pk)
+    missing = set(ids) - set(usable())
+    if missing:
+        sys.exit(f"funds {sorted(missing)} are not open, live and public after seeding")
+    return ids
+
+
+def seed(users: int, balance_cents: int, out: str, fund_slug: str, funds: int = 0):
     _django()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -40,6 +103,7 @@ def seed(users: int, balance_cents: int, out: str, fund_slug: str):
     fund = Fund.objects.get(pk=page.pk)
     if fund.status != FundStatus.OPEN:
         sys.exit(f"fund {fund_slug} is {fund.status}, not open")
+    fund_ids = ensure_open_funds(funds, page)
 
     User = get_user_model()
     gateway = LocalGateway()
@@ -55,20 +119,32 @@ def seed(users: int, balance_cents: int, out: str, fund_slug: str):
         backers.append({"index": i, "id": user.pk, "token": token.key})
     with open(out, "w") as f:
         json.dump(
-            {"fund_id": fund.pk, "fund_url": page.url, "balance_cents": balance_cents, "users": backers}, f
+            {
+                "fund_id": fund.pk,
+                "fund_url": page.url,
+                "fund_ids": fund_ids,  # the open funds for load spread over many (--funds)
+                "balance_cents": balance_cents,
+                "users": backers,
+            },
+            f,
         )
 
 
 def read_load(paths) -> dict:
-    """Merge the load generator's result files (wrk_load.lua's format)."""
+    """Merge the load generator's result files (wrk_load.lua's format).
+
+    `sent` maps (user index, key) to (amount, fund id): a `sent` line names its fund when the
+    load was spread over several (`sent <user> <key> <amount> <fund>`); else the fund is None,
+    the URL's one fund.
+    """
     sent, answered, statuses = {}, set(), {}
     for path in paths:
         with open(path) as f:
             for line in f:
                 kind, _, rest = line.strip().partition(" ")
                 if kind == "sent":
-                    user, key, amount = rest.split(" ")
-                    sent[(int(user), key)] = int(amount)
+                    user, key, amount, *fund = rest.split(" ")
+                    sent[(int(user), key)] = (int(amount), int(fund[0]) if fund else None)
                 elif kind == "answered":
                     answered.add(int(rest))
                 elif kind == "status":
@@ -77,15 +153,17 @@ def read_load(paths) -> dict:
     return {"sent": sent, "answered": answered, "statuses": statuses}
 
 
-def verify(seed_path: str, load_paths: list[str]) -> dict:
-    _django()
+def check(fund_ids: list[int], sent: dict, answered: set[int]) -> dict:
+    """One target's pledges against the database: the pledge rows, transfers and money of these funds.
+
+    `sent` maps (user id, key) to (amount, fund id or None: the only fund); `answered` holds the
+    pledge ids the client was answered 201 with.
+    """
     from django.db.models import Sum
 
     from bounties.models import (
         Account,
         AccountKind,
-        Deposit,
-        DepositStatus,
         Entry,
         Fund,
         Pledge,
@@ -94,19 +172,12 @@ def verify(seed_path: str, load_paths: list[str]) -> dict:
         TransferKind,
     )
 
-    with open(seed_path) as f:
-        seeded = json.load(f)
-    fund_id = seeded["fund_id"]
-    user_ids = {u["index"]: u["id"] for u in seeded["users"]}
-    load = read_load(load_paths)
-    sent = {(user_ids[index], key): amount for (index, key), amount in load["sent"].items()}
-
-    pledges = {p["id"]: p for p in Pledge.objects.filter(fund_id=fund_id).values()}
+    pledges = {p["id"]: p for p in Pledge.objects.filter(fund_id__in=fund_ids).values()}
     active = {pk: p for pk, p in pledges.items() if p["status"] == PledgeStatus.ACTIVE}
     by_key = {(p["user_id"], p["key"]): p for p in pledges.values()}
-    answered = load["answered"]
+    only_fund = fund_ids[0] if len(fund_ids) == 1 else None
 
-    transfers = Transfer.objects.filter(kind=TransferKind.PLEDGE, fund_id=fund_id)
+    transfers = Transfer.objects.filter(kind=TransferKind.PLEDGE, fund_id__in=fund_ids)
     wallet_debits = -(
         Entry.objects.filter(transfer__in=transfers, account__kind=AccountKind.WALLET).aggregate(
             s=Sum("amount")
@@ -114,6 +185,85 @@ def verify(seed_path: str, load_paths: list[str]) -> dict:
         or 0
     )
     active_cents = sum(p["amount_cents"] for p in active.values())
+    pledged = dict(Fund.objects.filter(pk__in=fund_ids).values_list("pk", "pledged_cents"))
+    escrow = dict(
+        Account.objects.filter(kind=AccountKind.ESCROW, fund_id__in=fund_ids).values_list(
+            "fund_id", "balance"
+        )
+    )
+    active_by_fund = {fund_id: 0 for fund_id in fund_ids}
+    for p in active.values():
+        active_by_fund[p["fund_id"]] += p["amount_cents"]
+
+    # Lost: the client was told 201 (an id) but the pledge is not there, or holds no money.
+    lost = sorted(pk for pk in answered if pk not in active or active[pk]["transfer_id"] is None)
+    # Doubled: more pledge transfers than pledges, or more money left the wallets than the pledges hold.
+    doubled_transfers = (
+        transfers.count() - Pledge.objects.filter(fund_id__in=fund_ids, transfer__isnull=False).count()
+    )
+    return {
+        "fund_ids": fund_ids,
+        "keys_sent": len(sent),
+        "answered_201": len(answered),
+        "pledge_rows": len(pledges),
+        "active_pledges": len(active),
+        "pledge_transfers": transfers.count(),
+        "unanswered_rows": sorted(pk for pk in pledges if pk not in answered),
+        "phantom_rows": sorted(p["id"] for key, p in by_key.items() if key not in sent),
+        "amount_mismatch": sorted(
+            p["id"] for key, p in by_key.items() if key in sent and sent[key][0] != p["amount_cents"]
+        ),
+        # A pledge row in another of these funds than the request's path named.
+        "wrong_fund": sorted(
+            p["id"]
+            for key, p in by_key.items()
+            if key in sent and (sent[key][1] or only_fund) not in (None, p["fund_id"])
+        ),
+        "lost": lost,
+        "doubled_transfers": doubled_transfers,
+        "wallet_debits_cents": wallet_debits,
+        "active_pledges_cents": active_cents,
+        "fund_pledged_cents": sum(pledged.values()),
+        "escrow_cents": sum(escrow.values()),
+        # Funds whose pledged_cents or escrow balance is not the sum of their own active pledges.
+        "funds_unbalanced": sorted(
+            fund_id
+            for fund_id, cents in active_by_fund.items()
+            if not pledged.get(fund_id, 0) == escrow.get(fund_id, 0) == cents
+        ),
+    }
+
+
+def verify(seed_path: str, load_paths: list[str], funds_load_paths: list[str] = ()) -> dict:
+    """The hot fund's check at the top level (its `--load` files); the spread target's under "funds".
+
+    `wallet_outflow_cents` (deposits minus balances, over all the bench's backers) is what
+    left the wallets for every target together: with a "funds" part, compare it with
+    `wallet_debits_all_cents` and `active_pledges_all_cents`.
+    """
+    _django()
+    from django.db.models import Sum
+
+    from bounties.models import Account, AccountKind, Deposit, DepositStatus
+
+    with open(seed_path) as f:
+        seeded = json.load(f)
+    user_ids = {u["index"]: u["id"] for u in seeded["users"]}
+
+    def by_user_id(load):
+        return {(user_ids[index], key): value for (index, key), value in load["sent"].items()}
+
+    load = read_load(load_paths)
+    result = check([seeded["fund_id"]], by_user_id(load), load["answered"])
+    result["statuses"] = load["statuses"]
+    parts = [result]
+    if funds_load_paths:
+        spread = read_load(funds_load_paths)
+        funds = check(list(seeded.get("fund_ids") or []), by_user_id(spread), spread["answered"])
+        funds["statuses"] = spread["statuses"]
+        result["funds"] = funds
+        parts.append(funds)
+
     backer_ids = list(user_ids.values())
     deposited = (
         Deposit.objects.filter(user_id__in=backer_ids, status=DepositStatus.SUCCEEDED).aggregate(
@@ -127,37 +277,10 @@ def verify(seed_path: str, load_paths: list[str]) -> dict:
         ]
         or 0
     )
-    fund = Fund.objects.get(pk=fund_id)
-    escrow = Account.objects.filter(kind=AccountKind.ESCROW, fund_id=fund_id).values_list(
-        "balance", flat=True
-    )
-
-    # Lost: the client was told 201 (an id) but the pledge is not there, or holds no money.
-    lost = sorted(pk for pk in answered if pk not in active or active[pk]["transfer_id"] is None)
-    # Doubled: more pledge transfers than pledges, or more money left the wallets than the pledges hold.
-    doubled_transfers = (
-        transfers.count() - Pledge.objects.filter(fund_id=fund_id, transfer__isnull=False).count()
-    )
-    return {
-        "keys_sent": len(sent),
-        "answered_201": len(answered),
-        "pledge_rows": len(pledges),
-        "active_pledges": len(active),
-        "pledge_transfers": transfers.count(),
-        "unanswered_rows": sorted(pk for pk in pledges if pk not in answered),
-        "phantom_rows": sorted(p["id"] for key, p in by_key.items() if key not in sent),
-        "amount_mismatch": sorted(
-            p["id"] for key, p in by_key.items() if key in sent and sent[key] != p["amount_cents"]
-        ),
-        "lost": lost,
-        "doubled_transfers": doubled_transfers,
-        "wallet_debits_cents": wallet_debits,
-        "active_pledges_cents": active_cents,
-        "wallet_outflow_cents": deposited - in_wallets,
-        "fund_pledged_cents": fund.pledged_cents,
-        "escrow_cents": escrow[0] if escrow else 0,
-        "statuses": load["statuses"],
-    }
+    result["wallet_outflow_cents"] = deposited - in_wallets
+    result["wallet_debits_all_cents"] = sum(part["wallet_debits_cents"] for part in parts)
+    result["active_pledges_all_cents"] = sum(part["active_pledges_cents"] for part in parts)
+    return result
 
 
 def session(username: str):
@@ -181,10 +304,12 @@ def main(argv=None):
     p.add_argument("--users", type=int, default=200)
     p.add_argument("--balance-cents", type=int, default=1_000_000)
     p.add_argument("--fund", default="audit-truecrypt")
+    p.add_argument("--funds", type=int, default=0, help="other open funds to make sure exist (default 0)")
     p.add_argument("--out", required=True)
     p = sub.add_parser("verify")
     p.add_argument("--seed", required=True)
-    p.add_argument("--load", action="append", default=[])
+    p.add_argument("--load", action="append", default=[], help="the hot fund's load files")
+    p.add_argument("--funds-load", action="append", default=[], help="load files spread over fund_ids")
     p.add_argument("--out", help="write the JSON here (default: stdout)")
     p = sub.add_parser("session")
     p.add_argument("--user", default="ada")
@@ -192,9 +317,9 @@ def main(argv=None):
     if args.command == "session":
         session(args.user)
     elif args.command == "seed":
-        seed(args.users, args.balance_cents, args.out, args.fund)
+        seed(args.users, args.balance_cents, args.out, args.fund, args.funds)
     else:
-        result = json.dumps(verify(args.seed, args.load))
+        result = json.dumps(verify(args.seed, args.load, args.funds_load))
         if args.out:
             with open(args.out, "w") as f:
                 f.write(result)

@@ -9,15 +9,33 @@
 -- BENCH_RUN     prefix that makes this run's keys unique
 -- BENCH_OUT     where done() writes the results
 -- BENCH_COOKIE  get mode: a Cookie header to send (a signed-in reader's session)
+-- BENCH_FUND_IDS  pledge mode: comma-separated fund ids to spread the pledges over; each new
+--               request picks one at random and goes to BENCH_PATH with "{fund}" replaced by
+--               its id. Unset or empty: every request goes to the URL's path (one fund).
+-- BENCH_PATH    the path template for BENCH_FUND_IDS (default /api/v1/funds/{fund}/pledges/)
 --
 -- Every new request gets a fresh Idempotency-Key "<run>-<thread>-<n>"; a replay resends an
--- earlier request of the same thread byte for byte (same user, key and amount).
+-- earlier request of the same thread byte for byte (same path, user, key and amount).
+--
+-- done() writes, besides the totals: "status <code> <count>", "answered <pledge id>" for each
+-- 201, and "sent <user> <key> <amount>" for each new request; with BENCH_FUND_IDS the sent line
+-- also names the fund it went to: "sent <user> <key> <amount> <fund id>".
 
 local mode = os.getenv("BENCH_MODE") or "get"
 local replay_share = tonumber(os.getenv("BENCH_REPLAY") or "0.1")
 local run_id = os.getenv("BENCH_RUN") or "run"
 local out_path = os.getenv("BENCH_OUT") or "/dev/stdout"
 local cookie = os.getenv("BENCH_COOKIE") or ""
+local path_template = os.getenv("BENCH_PATH") or "/api/v1/funds/{fund}/pledges/"
+
+local fund_ids = {}
+local fund_paths = {}
+if mode == "pledge" then
+   for id in string.gmatch(os.getenv("BENCH_FUND_IDS") or "", "%d+") do
+      table.insert(fund_ids, id)
+      table.insert(fund_paths, (string.gsub(path_template, "{fund}", id)))
+   end
+end
 
 local threads = {}
 local thread_count = 0
@@ -50,6 +68,8 @@ end
 
 local function build(entry)
    local user, key, amount = entry[1], entry[2], entry[3]
+   local path = nil  -- the URL's path
+   if entry[4] then path = fund_paths[entry[4]] end
    local headers = {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}
    local body
    if mode == "pledge" then
@@ -58,7 +78,7 @@ local function build(entry)
    else
       body = '{"user": ' .. user .. ', "amount_cents": ' .. amount .. '}'
    end
-   return wrk.format("POST", nil, headers, body)
+   return wrk.format("POST", path, headers, body)
 end
 
 function request()
@@ -72,8 +92,13 @@ function request()
    end
    seq = seq + 1
    local entry = {math.random(users), run_id .. "-" .. tid .. "-" .. seq, 100 + math.random(0, 400)}
+   local line = entry[1] .. " " .. entry[2] .. " " .. entry[3]
+   if #fund_ids > 0 then
+      entry[4] = math.random(#fund_ids)  -- a replay of this entry resends it to the same fund
+      line = line .. " " .. fund_ids[entry[4]]
+   end
    table.insert(history, entry)
-   table.insert(sent, entry[1] .. " " .. entry[2] .. " " .. entry[3])
+   table.insert(sent, line)
    return build(entry)
 end
 
