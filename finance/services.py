@@ -19,11 +19,11 @@ from wagtail.log_actions import log
 from bounties.announcers.email import dedupe_key as email_dedupe_key
 from bounties.announcers.email import normalize
 from bounties.errors import BountiesError, NotFound
-from bounties.models import Deposit, Outbox, Payout, Pledge, PledgeStatus, Refund
+from bounties.models import Deposit, Outbox, Payout, Pledge, PledgeStatus, Refund, RefundStatus
 from bounties.money import format_cents
 from bounties.services import announcing, money_operation
 from bounties.services.cashouts import refund_retry_open, refunds_send
-from bounties.services.payouts import is_finance, payout_retry_open
+from bounties.services.payouts import STRIPE, is_finance, payout_retry_open
 from bounties.services.pledging import _pledge_complete, lock_fund
 
 WHY_MAX = 500
@@ -114,8 +114,8 @@ def support_refund_retry(*, refund_id: int, staff, why: str) -> SupportOutcome:
     why = _check(staff, why)
     outcome = _support_refund_retry(refund_id=refund_id, staff=staff, why=why)
     refunds = refunds_send(outcome.obj.pk)
-    sent = sum(r.amount_cents for r in refunds if r.status == "succeeded")
-    failed = sum(r.amount_cents for r in refunds if r.status == "failed")
+    sent = sum(r.amount_cents for r in refunds if r.status == RefundStatus.SUCCEEDED)
+    failed = sum(r.amount_cents for r in refunds if r.status == RefundStatus.FAILED)
     words = [outcome.message]
     if sent:
         words.append(f"{format_cents(sent)} was accepted by the card's bank.")
@@ -174,7 +174,7 @@ def support_payout_retry(*, payout_id: int, staff, why: str) -> SupportOutcome:
         user=staff,
         data={"why": why, "payout": payout.pk, "amount_cents": payout.amount_cents},
     )
-    next_step = "Stripe sends it now" if payout.method == "stripe" else "approve it in the payout queue"
+    next_step = "Stripe sends it now" if payout.method == STRIPE else "approve it in the payout queue"
     return SupportOutcome(
         obj=payout,
         moved=True,

@@ -67,6 +67,24 @@ def register_stuck_money_report():
     )
 
 
+def _reports_menu_item(report, order):
+    def register():
+        return FinanceMenuItem(
+            report.page_title,
+            reverse(f"finance:report_{report.name}"),
+            name=f"finance-{report.name}",
+            icon_name="table",
+            order=order,
+        )
+
+    return register
+
+
+# The Finance reports in Wagtail's Reports menu too (one hook function per item), after its own.
+for index, report in enumerate(REPORTS):
+    hooks.register("register_reports_menu_item", _reports_menu_item(report, 1001 + index))
+
+
 @hooks.register("construct_homepage_panels")
 def add_stuck_money_panel(request, panels):
     if is_finance(request.user):
@@ -99,7 +117,7 @@ def register_support_log_actions(actions):
 
 
 def _money_button(page, user, priority):
-    if isinstance(page.specific_deferred, FundPage) and is_finance(user):
+    if issubclass(page.specific_class or type(page), FundPage) and is_finance(user):
         yield Button(
             "Money", reverse("finance:fund_money", args=(page.pk,)), icon_name="decimal", priority=priority
         )
