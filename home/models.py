@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.html import strip_tags
@@ -181,7 +182,8 @@ class IncidentNotice(ClusterableModel, BaseSiteSetting):
         FieldPanel("level"),
         FieldPanel("message"),
         MultiFieldPanel(
-            [FieldPanel("announce"), FieldPanel("affected_funds")], heading="Tell people outside the site"
+            [FieldPanel("announce"), FieldPanel("affected_funds", widget=forms.CheckboxSelectMultiple)],
+            heading="Tell people outside the site",
         ),
     ]
 
