@@ -28,6 +28,9 @@ logger = logging.getLogger("fundfill.mentions")
 _HASHTAG = re.compile(r"#(\w+)")
 # Before the first Hacker News mention is stored, look this far back.
 HN_FIRST_LOOKBACK = timedelta(days=7)
+# Algolia indexes an item some time after it is posted: each run looks back this far before the
+# newest stored one, so a comment indexed late is still found (the store dedupes the overlap).
+HN_OVERLAP = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,11 @@ def poll_x(*, now: datetime | None = None) -> PollResult:
 def poll_hn(*, now: datetime | None = None) -> PollResult:
     """One pass of the Hacker News search for stories and comments linking the site."""
     now = now or timezone.now()
-    newest = selectors.newest_hn_time() or (now - HN_FIRST_LOOKBACK)
+    newest = selectors.newest_hn_time()
+    newer_than = newest - HN_OVERLAP if newest else now - HN_FIRST_LOOKBACK
     return _poll(
         MentionSource.HN,
-        lambda: hn.search(domain=selectors.site_domain(), newer_than=int(newest.timestamp())),
+        lambda: hn.search(domain=selectors.site_domain(), newer_than=int(newer_than.timestamp())),
         now=now,
     )
 

@@ -51,8 +51,8 @@ def feedback_view(request):
             request,
             FeedbackForm(data),
             status=400,
-            refusal="This message was not sent: the form had a field filled in that people leave "
-            "empty. If you are a person, clear it and send again.",
+            refusal="This message was not sent: a field that people leave empty (and do not see) "
+            "was filled in, as bots do. It is empty now; if you are a person, send it again.",
         )
     if not form.is_valid():
         return _page(request, form, status=400)

@@ -101,7 +101,7 @@ def test_a_filled_honeypot_is_refused_with_a_clear_answer_and_stores_nothing(cli
     response = client.post("/feedback/", {"message": "Cheap pills", "website": "https://spam.example"})
     assert response.status_code == 400
     alert = parse_html(response.content).find("p", class_="form-errors")
-    assert "This message was not sent" in alert.text and "clear it and send again" in alert.text
+    assert "This message was not sent" in alert.text and "if you are a person, send it again" in alert.text
     assert not Feedback.objects.exists()
     # A person who filled it by mistake finds their message kept and the trap emptied.
     refused = parse_html(response.content).find("form", class_="feedback-form")

@@ -72,17 +72,25 @@ def test_stories_and_comments_linking_the_site_are_stored_once_and_the_filter_mo
     # The first run looks back a week.
     assert call.arg("numericFilters") == f"created_at_i>{int((NOW - timedelta(days=7)).timestamp())}"
 
-    # A second run asks only for what is newer than the newest stored; nothing new is stored twice.
+    # A second run asks for what is newer than an hour before the newest stored (Algolia indexes
+    # late), finds those again and stores only what is new.
     later = fake_hn.add_comment(
         "fundfill.example is down?", story=story, author="ops", created_at=NOW + timedelta(minutes=5)
     )
+    indexed_late = fake_hn.add_comment(
+        "Posted before the newest, indexed after: fundfill.example",
+        story=story,
+        author="slow",
+        created_at=NOW - timedelta(minutes=40),
+    )
     second = mentions.poll_hn(now=NOW + timedelta(minutes=10))
 
-    assert second.stored == 1
+    assert second.stored == 2
     assert fake_hn.calls("GET", SEARCH)[-1].arg("numericFilters") == (
-        f"created_at_i>{int((NOW - timedelta(minutes=30)).timestamp())}"
+        f"created_at_i>{int((NOW - timedelta(minutes=90)).timestamp())}"
     )
-    assert Mention.objects.filter(source=MentionSource.HN).count() == 4
+    assert Mention.objects.filter(external_id=indexed_late["objectID"]).exists()
+    assert Mention.objects.filter(source=MentionSource.HN).count() == 5
     assert Mention.objects.get(external_id=later["objectID"]).author == "ops"
 
 
