@@ -291,3 +291,22 @@ def test_the_fund_page_links_to_its_money_for_finance(client, fiona, fund, fund_
         reverse("finance:fund_money", args=(fund_index.pk,))
         not in client.get(reverse("wagtailadmin_pages:edit", args=(fund_index.pk,))).content.decode()
     )
+
+
+def test_hostile_input_is_a_clear_answer_and_moves_nothing(client, fiona, paid_pledge):
+    client.force_login(fiona)
+    # Ids past 2**63 are no row.
+    assert client.get(reverse("finance:pledge_complete", args=(2**70,))).status_code == 404
+    assert client.get(reverse("finance:story", args=(2**70,))).status_code == 404
+    # A NUL byte in the reason is a form error.
+    response = client.post(reverse("finance:pledge_complete", args=(paid_pledge.pk,)), {"why": "lost\x00"})
+    assert response.status_code == 200 and "Null characters are not allowed." in text(response)
+    assert Pledge.objects.get(pk=paid_pledge.pk).status == PledgeStatus.PENDING_FUNDS
+    # Nonsense in the reports' filters and the user search.
+    for name in ("pledges", "settlements", "backers", "claims", "payouts", "refunds"):
+        bad = {"fund": str(2**70), "created_from": "\x00", "pledged_from": "1e309", "status": "\x00"}
+        assert client.get(reverse(f"finance:report_{name}"), bad).status_code == 200, name
+        assert client.get(reverse(f"finance:report_{name}"), {**bad, "export": "csv"}).status_code == 200, (
+            name
+        )
+    assert client.get(reverse("finance:find_user"), {"q": "a\x00b"}).status_code == 200
