@@ -46,7 +46,8 @@ on every pledge re-renders every page at the pledge rate and would call a CDN's 
 at that rate too (about two thirds, at 20 pledges a second).
 
 **Who gets a cached page:** GET/HEAD requests without a session, CSRF or messages cookie,
-without an Authorization header, and never a preview. **What is stored:** 200 responses
+without an Authorization header, and never a preview. Readers with one of those cookies get
+the same entry with their own header and messages swapped in (`pagecache.personal`). **What is stored:** 200 responses
 of the views named in `PAGE_CACHE_VIEWS` that set no cookie, hold no CSRF token, vary
 on nothing but Cookie and Accept-Encoding, and do not opt out with Cache-Control.
 
@@ -173,11 +174,13 @@ def _refusal(request, response):
 
 
 def _mark_private(request, response, reason="bypass"):
-    """A page response that was not (and must not be) cached anywhere on the way."""
+    """A page response that was not (and must not be) cached anywhere on the way (a personal page
+    built from an entry, `pagecache.personal`, says so already)."""
     if _is_page_view(request) or getattr(request, "is_preview", False):
         if not response.has_header("Cache-Control"):
             patch_cache_control(response, private=True, no_cache=True)
-        response[HEADER] = reason
+        if not response.has_header(HEADER):
+            response[HEADER] = reason
     return response
 
 
@@ -193,6 +196,33 @@ def _entry(generation, fresh_until, response):
     headers = {name: value for name, value in response.items() if name != HEADER}
     plain = HttpResponse(response.content, status=response.status_code, headers=headers)
     return (generation, fresh_until, pickle.dumps(plain, pickle.HIGHEST_PROTOCOL))
+
+
+def local_fresh_entry(key, now):
+    """This process's copy of the entry, if it is fresh in the generation the process trusts."""
+    generation = local.trusted_generation(now)
+    if generation is not None:
+        entry = local.get(key)
+        if entry is not None and entry[0] == generation and entry[1] > now:
+            return entry
+    return None
+
+
+def fresh_entry(key, now):
+    """The entry for `key` while it is fresh in the current generation (this process's copy, else the
+    shared cache's), or None: what a hit is served from."""
+    if (entry := local_fresh_entry(key, now)) is not None:
+        return entry
+    found = page_cache().get_many([GENERATION_KEY, key])
+    generation = found.get(GENERATION_KEY)
+    if generation is None:
+        return None
+    local.know_generation(generation, now)
+    entry = found.get(key)
+    if entry is not None and entry[0] == generation and entry[1] > now:
+        local.put(key, entry)
+        return entry
+    return None
 
 
 # --- the middleware ---------------------------------------------------------------------
@@ -222,11 +252,8 @@ class PageCacheMiddleware:
         key = entry_key(request, query)
 
         now = time.time()
-        generation = local.trusted_generation(now)
-        if generation is not None:
-            entry = local.get(key)
-            if entry is not None and entry[0] == generation and entry[1] > now:
-                return _from_entry(entry, "hit")
+        if (entry := local_fresh_entry(key, now)) is not None:
+            return _from_entry(entry, "hit")
 
         cache = page_cache()
         lock_key = None

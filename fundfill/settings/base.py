@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A signed-in reader's page: the cached anonymous page with their own parts (pagecache/personal.py).
+    "pagecache.personal.PersonalPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
     # Content Security Policy, report-only for now (settings below).
@@ -279,6 +281,9 @@ PAGE_MEMO = env_bool("PAGE_MEMO", True)
 PAGE_CACHE_VIEWS = ("wagtail_serve", "search")  # URL names whose anonymous responses are cached
 PAGE_CACHE_QUERY_PARAMS = ("page", "status", "q")  # the only parameters those views read
 PAGE_CACHE_SKIP_PREFIXES = ("/admin/", "/django-admin/", "/api/", "/documents/")  # and static, media
+# Signed-in readers get the cached page with their own header and messages swapped in
+# (pagecache/personal.py), except readers this rule names: editors, whose pages carry the userbar.
+PAGE_CACHE_RENDER_IN_FULL = "base.templatetags.userbar_tags.may_edit"
 
 # A CDN in front is purged with the same events (wagtail.contrib.frontend_cache); off unless configured.
 if os.environ.get("CLOUDFLARE_BEARER_TOKEN") and os.environ.get("CLOUDFLARE_ZONEID"):

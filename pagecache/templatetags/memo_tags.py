@@ -1,4 +1,5 @@
-"""`{% remember %}`: a fragment rendered once per publish and process (`pagecache.memo`).
+"""`{% remember %}`: a fragment rendered once per publish and process (`pagecache.memo`); and
+`{% personal %}`, a part that differs between readers (`pagecache.personal`).
 
     {% remember "fund-body" page.pk %}…{% endremember %}
 
@@ -14,8 +15,10 @@ by the purge generation, which every such change moves, and lives in the process
 """
 
 from django import template
+from django.utils.safestring import mark_safe
 
 from pagecache import memo
+from pagecache import personal as personal_parts
 
 register = template.Library()
 
@@ -42,3 +45,14 @@ def remember(parser, token):
     nodelist = parser.parse(("endremember",))
     parser.delete_first_token()
     return RememberNode(nodelist, [parser.compile_filter(bit) for bit in bits[1:]])
+
+
+@register.simple_tag(takes_context=True)
+def personal(context, name):
+    """`{% personal "account" %}`: a part of the page that differs between readers, rendered here
+    for this request and marked, so a signed-in reader's page can be built from the cached
+    anonymous one with only this part rendered for them (`pagecache.personal`)."""
+    start, end = personal_parts.markers(name)
+    with context.push():
+        html = context.template.engine.get_template(personal_parts.PARTS[name]).render(context)
+    return mark_safe(f"{start}{html}{end}")
