@@ -280,7 +280,7 @@ def test_a_funds_money_timeline_chart_and_transfers(client, fiona, fund):
     assert "Pledge withdrawn -$20" in words
 
 
-def test_the_fund_page_links_to_its_money_for_finance(client, fiona, fund, fund_index):
+def test_the_fund_page_links_to_its_money_for_finance(client, editor, fund, fund_index):
     admin = UserFactory(username="root", is_superuser=True, is_staff=True)
     client.force_login(admin)
     money = reverse("finance:fund_money", args=(fund.pk,))
@@ -291,6 +291,10 @@ def test_the_fund_page_links_to_its_money_for_finance(client, fiona, fund, fund_
         reverse("finance:fund_money", args=(fund_index.pk,))
         not in client.get(reverse("wagtailadmin_pages:edit", args=(fund_index.pk,))).content.decode()
     )
+    # An editor edits the fund page but is not shown its money.
+    client.force_login(editor)
+    edit = client.get(reverse("wagtailadmin_pages:edit", args=(fund.pk,)))
+    assert edit.status_code == 200 and money not in edit.content.decode()
 
 
 def test_hostile_input_is_a_clear_answer_and_moves_nothing(client, fiona, paid_pledge):
