@@ -58,7 +58,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 call_command("migrate", interactive=False, verbosity=0)
-call_command("load_demo", backers=False, verbosity=0)
+from tests.factories import build_site
+build_site()
 from bounties.announcers.webhook import new_secret
 from bounties.models import FundIndexPage, WebhookEndpoint
 from tests.factories import FundPageFactory, publish
@@ -111,7 +112,7 @@ def site(receiver, tmp_path_factory):
         OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS),
         Q_TIMEOUT=str(LEASE_SECONDS - 3),
         Q_RETRY=str(LEASE_SECONDS * 4),
-        Q_WORKERS="2",
+        Q_WORKERS="1",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",  # receipts: not the subject here
         LOG_LEVEL="INFO",  # the console channel's posts are log lines,
         PYTHONUNBUFFERED="1",  # written at once: a SIGKILLed cluster's buffer would lose its last posts
@@ -150,13 +151,13 @@ def site(receiver, tmp_path_factory):
 
 
 class Node:
-    """One gunicorn (two workers), in its own session, stopped with SIGTERM to its master."""
+    """One gunicorn (one worker: two nodes are the point, not their size), in its own session."""
 
     def __init__(self, env, port, log_path):
         self.port, self.url, self.log_path = port, f"http://127.0.0.1:{port}", log_path
         with log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "fundfill.wsgi:application", "--workers", "2"]
+                [str(BIN / "gunicorn"), "fundfill.wsgi:application", "--workers", "1"]
                 + ["--bind", f"127.0.0.1:{port}", "--no-control-socket", "--graceful-timeout", "2"],
                 cwd=ROOT,
                 env=env,
@@ -205,8 +206,18 @@ class Site:
 
     def deliver_outbox(self):
         """`manage.py deliver_outbox`: the minute's sweep, now (its log counts as a worker's)."""
-        out = manage(self.env, "deliver_outbox")
-        (self.logs / f"sweep-{time.monotonic_ns()}.log").write_text(out)
+        swept = subprocess.run(
+            [sys.executable, "manage.py", "deliver_outbox"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert swept.returncode == 0, swept.stdout + swept.stderr
+        (self.logs / f"sweep-{time.monotonic_ns()}.log").write_text(
+            swept.stdout + swept.stderr
+        )  # logs: stderr
 
     def worker_logs(self):
         return "".join(p.read_text(errors="replace") for p in sorted(self.logs.rglob("*.log")))
