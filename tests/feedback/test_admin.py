@@ -5,10 +5,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from wagtail.models import ModelLogEntry
 
+from feedback.admin import MentionsPanel
 from feedback.models import Feedback, FeedbackStatus, Mention, MentionSource
 from tests.factories import UserFactory
 from tests.pages_html import parse_html
@@ -152,3 +155,14 @@ def test_the_mentions_listing_filters_by_source_and_an_editor_marks_one_seen(cli
     assert response.status_code == 302
     mention.refresh_from_db()
     assert mention.seen
+
+
+def test_the_panel_reads_the_same_few_queries_however_many_mentions_name_funds(some_mentions, fund):
+    def queries_to_render() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            MentionsPanel().render_html({})
+        return len(captured)
+
+    few = queries_to_render()
+    Mention.objects.filter(fund__isnull=True).update(fund=fund)  # every row now shows a fund's title
+    assert queries_to_render() == few == 2  # the rows with their funds, and the unseen count

@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django_q.models import Schedule
+from django_q.tasks import async_task, result
 
 from feedback import mentions
 from feedback.models import Mention, MentionPoll, MentionSource
+from tests.fakes.hn_server import FakeHN
 from tests.fakes.x_server import FakeX
 
 pytestmark = pytest.mark.django_db
@@ -151,8 +154,6 @@ def test_without_a_bearer_token_x_is_not_asked(fake_x, funds, settings):
 
 
 def test_poll_mentions_runs_both_sources_once(fake_x, funds, settings, capsys):
-    from tests.fakes.hn_server import FakeHN
-
     fake_x.add_post("#AuditTrueCrypt", username="a")
     with FakeHN() as hn:
         settings.HN_SEARCH_API_BASE = hn.api_base
@@ -169,11 +170,6 @@ def test_poll_mentions_runs_both_sources_once(fake_x, funds, settings, capsys):
 
 
 def test_the_worker_polls_both_sources_every_five_minutes(fake_x, funds, settings):
-    from django_q.models import Schedule
-    from django_q.tasks import async_task, result
-
-    from tests.fakes.hn_server import FakeHN
-
     schedules = {s.name: s for s in Schedule.objects.filter(func__startswith="feedback.tasks.")}
     assert {name: (s.func, s.schedule_type, s.minutes) for name, s in schedules.items()} == {
         "poll X mentions": ("feedback.tasks.mentions_poll_x", "I", 5),
