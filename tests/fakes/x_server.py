@@ -22,7 +22,9 @@ Wire format as X answers (late 2026):
   `x-rate-limit-limit`, `x-rate-limit-remaining: 0` and `x-rate-limit-reset` (epoch seconds), no Retry-After.
 
 Controls (see tests/fakes/_http.py): `fail_next(503)`, `rate_limit_next(reset_at)`,
-`duplicate_next()`; `tweets` is the account's timeline, oldest first; `posts` what recent search sees.
+`duplicate_next()`; `tweets` is the account's timeline, oldest first; `add_post` adds to `posts`,
+the other people's posts recent search sees (`rate_limit_next(reset_at, path="/2/tweets/search/recent")`
+for its 429).
 """
 
 from __future__ import annotations
