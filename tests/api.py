@@ -20,4 +20,7 @@ def assert_error(response, status, code):
     error = response.json()["error"]
     assert error["code"] == code
     assert error["message"]
+    # The request's own id (monitoring): the one in its X-Request-ID header; the rest is what is compared.
+    if "request_id" in error:
+        assert error.pop("request_id") == response["X-Request-ID"]
     return error
