@@ -6,7 +6,7 @@ is one idempotent pass: running it twice, or on two workers at once, moves nothi
 
 from django_q.tasks import async_task
 
-from bounties.services import cashouts, claims, delivery, payouts, pledging, settlement
+from bounties.services import announcing, cashouts, claims, delivery, payouts, pledging, settlement
 
 
 def pledge_complete_pending():
@@ -32,6 +32,12 @@ def money_out_send():
 def payout_send(payout_id: int):
     """A Stripe payout, handed over once its request committed."""
     return payouts.payouts_send(payout_id)
+
+
+def outbox_fan_out(keys: list[str]):
+    """An event's rows, nudged by their dedupe keys once it committed: one delivery task each."""
+    for row_id in announcing.staged_ids(keys):
+        async_task("bounties.tasks.outbox_deliver", row_id, task_name=f"outbox-{row_id}")
 
 
 def outbox_deliver(row_id: int):

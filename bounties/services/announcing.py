@@ -36,15 +36,22 @@ def stage(*, key: str, event: str, fund: int | None = None, **payload) -> list[s
 
 
 def nudge(keys: list[str]):
-    """Hand freshly committed rows to the worker (best effort: the sweep is the guarantee)."""
-    pending = Outbox.objects.filter(dedupe_key__in=keys, status=OutboxStatus.PENDING).values_list(
-        "pk", flat=True
-    )
-    for row_id in pending:
-        try:
-            async_task("bounties.tasks.outbox_deliver", row_id, task_name=f"outbox-{row_id}")
-        except Exception:  # a broker that is down loses only the nudge; the sweep delivers
-            logger.warning("could not enqueue outbox row %s", row_id, exc_info=True)
+    """Hand freshly committed rows to the worker (best effort: the sweep is the guarantee).
+
+    One task per event, by the rows' dedupe keys: the worker looks the rows up and gives each
+    its own delivery task (`bounties.tasks.outbox_fan_out`). The request that staged them pays
+    one enqueue and no query, which on a busy fund is most of what its announcements cost it.
+    """
+    try:
+        async_task("bounties.tasks.outbox_fan_out", keys)
+    except Exception:  # a broker that is down loses only the nudge; the sweep delivers
+        logger.warning("could not enqueue outbox rows %s", keys, exc_info=True)
+
+
+def staged_ids(keys: list[str]) -> list[int]:
+    """The rows staged under these dedupe keys that are still waiting to be sent."""
+    pending = Outbox.objects.filter(dedupe_key__in=keys, status=OutboxStatus.PENDING)
+    return list(pending.values_list("pk", flat=True))
 
 
 def incident_announce(
