@@ -151,6 +151,7 @@ def test_every_page_links_to_the_site_pages_in_its_footer(client, how_it_works):
         "/privacy/",
         "/contact/",
         "/funds/feed/",
+        "/feedback/?from=%2F",  # feedback from the page it is on (feedback app)
     ]
 
 

@@ -169,7 +169,14 @@ def test_load_demo_writes_the_site_pages_the_footer_links_to(client):
     assert {page.url for page in pages} == {"/how-it-works/", "/terms/", "/privacy/", "/contact/"}
     footer = parse_html(client.get("/").content).find("footer", class_="site-footer")
     links = [a.get("href") for a in footer.find_all("a")]
-    assert links == ["/how-it-works/", "/terms/", "/privacy/", "/contact/", "/funds/feed/"]
+    assert links == [
+        "/how-it-works/",
+        "/terms/",
+        "/privacy/",
+        "/contact/",
+        "/funds/feed/",
+        "/feedback/?from=%2F",
+    ]
     assert all(client.get(link).status_code == 200 for link in links)
     # How it works explains every step, each under a heading other pages can link to.
     how = parse_html(client.get("/how-it-works/").content)
