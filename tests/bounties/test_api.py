@@ -540,10 +540,11 @@ def test_busy_database_answers_503_with_retry_after(alice, fund, monkeypatch):
     class Deadlock(Exception):
         sqlstate = "40P01"
 
-    def deadlocked(fund_id):
+    def deadlocked(**kwargs):
         raise OperationalError("deadlock detected") from Deadlock()
 
-    monkeypatch.setattr("bounties.services.pledging.lock_fund", deadlocked)
+    # The fund lock, the first statement of a pledge (the SQL path's; the ORM path's is lock_fund).
+    monkeypatch.setattr("bounties.services.ledger.pledge_lock", deadlocked)
     monkeypatch.setattr("bounties.services.time.sleep", lambda seconds: None)
     before = Books.read(alice)
     response = pledge(client_for(alice), fund.pk, {"amount_cents": 100})

@@ -102,7 +102,7 @@ def site(receiver, tmp_path_factory):
     logs = tmp_path_factory.mktemp("scale_out")
     ports = [free_port(), free_port()]
     env = environment(
-        database, redis_url=_with_path(os.environ["FUNDFILL_TEST_REDIS_URL"], "/9"), port=ports[0]
+        database, redis_url=_with_path(os.environ["FUNDFILL_TEST_REDIS_URL"], "/10"), port=ports[0]
     )
     env.update(
         ANNOUNCERS="console",
