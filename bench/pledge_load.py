@@ -315,7 +315,8 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
                 seconds=seconds,
                 threads=args.threads,
                 replay=args.replay,
-                run_id=f"{run_id}{phase}",  # keys unique per run and phase
+                # Keys unique per run, phase and target (both pledge targets draw from the same backers).
+                run_id=f"{run_id}{phase}{'s' if target is funds_target else ''}",
                 out_file=out,
             )
         finally:

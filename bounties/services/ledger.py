@@ -8,6 +8,7 @@ conditional UPDATE so a balance can never go below zero, even under races.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
@@ -199,7 +200,7 @@ WITH backed AS (
         user_id, fund_id, amount_cents, status, key, fingerprint, transfer_id, escrow_until,
         failure_policy, beneficiary_name, settlement_choice, note, created_at, updated_at
     )
-    SELECT %(user)s, %(fund)s, %(amount)s, 'active', %(key)s, %(fingerprint)s, transfer.id, %(escrow_until)s,
+    SELECT %(user)s, %(fund)s, %(amount)s, 'active', %(key)s, %(fingerprint)s, transfer.id, %(escrow_until)s::timestamptz,
            %(failure_policy)s, %(beneficiary_name)s, '', '', %(now)s, %(now)s
     FROM transfer
     RETURNING id, transfer_id
@@ -213,6 +214,23 @@ WITH backed AS (
 SELECT pledge.id, pledge.transfer_id, fund.pledged_cents, fund.backer_count, NOT backed.already
 FROM pledge, fund, backed
 """
+
+
+def _prepared(sql: str, params: dict):
+    """Run one of the pledge's statements as a server-side prepared statement and return its row.
+
+    Planning these two statements costs PostgreSQL more than running them (EXPLAIN ANALYZE: about
+    0.3 ms each to plan, 0.1 and 0.9 ms to run), and Django's cursors bind parameters on the client,
+    so nothing is ever planned once. This psycopg cursor binds on the server and keeps the plan on
+    the connection (persistent, CONN_MAX_AGE), in the caller's transaction, with Django's error
+    classes. Behind a pooler in transaction mode, use one that supports protocol-level prepared
+    statements (PgBouncer 1.21 or newer). These statements do not appear in Django's query log.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
 
 
 @dataclass(frozen=True)
@@ -237,9 +255,7 @@ class PledgePosted:
 
 def pledge_lock(*, user_id: int, fund_id: int, key: str) -> PledgeLock | None:
     """Lock the fund and read what a pledge needs, in one statement; None if there is no such fund."""
-    with connection.cursor() as cursor:
-        cursor.execute(PLEDGE_LOCK_SQL, {"user": user_id, "fund": fund_id, "key": key})
-        row = cursor.fetchone()
+    row = _prepared(PLEDGE_LOCK_SQL, {"user": user_id, "fund": fund_id, "key": key})
     if row is None:
         return None
     (status, pledged, backers, public, live, title, deadline, goal) = row[:8]
@@ -292,9 +308,7 @@ def pledge_post(
         "failure_policy": page.failure_policy,
         "beneficiary_name": page.beneficiary_name,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(PLEDGE_POST_SQL, params)
-        row = cursor.fetchone()
+    row = _prepared(PLEDGE_POST_SQL, params)
     return None if row is None else PledgePosted(*row)
 
 
