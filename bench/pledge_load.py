@@ -83,6 +83,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, result files)")
     parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="run the site with REDIS_URL (cache, sessions and the django-q2 broker in Redis), as scaled out",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample the site's workers with py-spy during the 1-hot-fund pledge target's measured run "
@@ -155,6 +160,11 @@ def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:
 
     site_port, bare_port = services.free_port(), services.free_port()
     env = site_environment(work, site_db, site_port)
+    if args.redis:
+        # As a site scaled out runs (docs/operating.md): the cache, sessions and the worker's broker
+        # in Redis, so a pledge's nudge is a Redis push instead of a row in the database's queue.
+        env["REDIS_URL"] = services.start_redis()  # stopped at exit (atexit)
+        log(f"Redis at {env['REDIS_URL']}")
     log("migrate (production settings)")
     manage("migrate", "--noinput", env=env, work=work, what="migrate")
     log("collectstatic")
@@ -476,7 +486,12 @@ def report(
     print(
         f"Fundfill pledge bench: {args.clients} clients, {args.seconds:g}s per target"
         f"{f' in {args.rounds} turns' if args.rounds > 1 else ''}, gunicorn --workers {args.workers}, "
-        f"driver {results[0].driver}, {os.cpu_count()} CPUs, {args.replay:.0%} replays, {args.users} backers"
+        f"driver {results[0].driver}, {os.cpu_count()} CPUs, {args.replay:.0%} replays, {args.users} backers, "
+        + (
+            "site on Redis (cache, sessions, broker)"
+            if args.redis
+            else "site without Redis (database cache and broker)"
+        )
     )
     print()
     print(table(_rows(results), HEADER))

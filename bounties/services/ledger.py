@@ -8,7 +8,6 @@ conditional UPDATE so a balance can never go below zero, even under races.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
@@ -36,6 +35,7 @@ from bounties.models import (
     TransferKind,
 )
 from bounties.money import format_cents
+from bounties.sql import loaded, prepared_row
 
 
 def _require_transaction():
@@ -216,23 +216,6 @@ FROM pledge, fund, backed
 """
 
 
-def _prepared(sql: str, params: dict):
-    """Run one of the pledge's statements as a server-side prepared statement and return its row.
-
-    Planning these two statements costs PostgreSQL more than running them (EXPLAIN ANALYZE: about
-    0.3 ms each to plan, 0.1 and 0.9 ms to run), and Django's cursors bind parameters on the client,
-    so nothing is ever planned once. This psycopg cursor binds on the server and keeps the plan on
-    the connection (persistent, CONN_MAX_AGE), in the caller's transaction, with Django's error
-    classes. Behind a pooler in transaction mode, use one that supports protocol-level prepared
-    statements (PgBouncer 1.21 or newer). These statements do not appear in Django's query log.
-    """
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
-
-
 @dataclass(frozen=True)
 class PledgeLock:
     """What `pledge_lock` read with the fund locked."""
@@ -255,7 +238,7 @@ class PledgePosted:
 
 def pledge_lock(*, user_id: int, fund_id: int, key: str) -> PledgeLock | None:
     """Lock the fund and read what a pledge needs, in one statement; None if there is no such fund."""
-    row = _prepared(PLEDGE_LOCK_SQL, {"user": user_id, "fund": fund_id, "key": key})
+    row = prepared_row(PLEDGE_LOCK_SQL, {"user": user_id, "fund": fund_id, "key": key})
     if row is None:
         return None
     (status, pledged, backers, public, live, title, deadline, goal) = row[:8]
@@ -275,12 +258,6 @@ def pledge_lock(*, user_id: int, fund_id: int, key: str) -> PledgeLock | None:
     fund = loaded(Fund, page_id=fund_id, status=status, pledged_cents=pledged, backer_count=backers)
     fund.page = page
     return PledgeLock(fund, public, replay, wallet_id, escrow_id)
-
-
-def loaded(model, **values):
-    """An instance as the ORM loads one with only these fields (Django's `from_db`; the rest deferred)."""
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
-    return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
 def pledge_post(
@@ -308,7 +285,7 @@ def pledge_post(
         "failure_policy": page.failure_policy,
         "beneficiary_name": page.beneficiary_name,
     }
-    row = _prepared(PLEDGE_POST_SQL, params)
+    row = prepared_row(PLEDGE_POST_SQL, params)
     return None if row is None else PledgePosted(*row)
 
 

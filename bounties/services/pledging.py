@@ -26,6 +26,7 @@ from bounties.models import Deposit, DepositStatus, Fund, FundStatus, Pledge, Pl
 from bounties.money import check_amount, fingerprint
 from bounties.services import announcing, ledger, money_operation
 from bounties.services.ledger import escrow_for, pledge_accounts, transfer_post, wallet_for
+from bounties.sql import loaded
 
 # Stripe's smallest charge in USD.
 MIN_CARD_CHARGE_CENTS = 50
@@ -207,7 +208,7 @@ def _pledge_create_sql(*, user, fund_id, amount_cents, key, fp) -> PledgeOutcome
     )
     if posted is None:
         raise ledger.insufficient_funds(locked.wallet_id, TransferKind.PLEDGE, amount_cents)
-    pledge = ledger.loaded(
+    pledge = loaded(
         Pledge,
         id=posted.pledge_id,
         user_id=user.pk,
