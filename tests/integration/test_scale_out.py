@@ -12,10 +12,15 @@ post, so every delivery can be counted. Proved, as a backer, an editor and an op
    answers with the first pledge, and `ledger_check` is clean;
 2. the pledge rate limit and the wrong-password lockout count across the nodes: requests split
    between A and B are stopped at the limit, though neither node alone reached it;
-3. switching the incident notice on and unpublishing a fund through node A's admin purge the
+3. votes on a claim spread over both nodes (some changed on the other node, some sent to both at
+   once, the deciding one too) are each counted once with the weight snapshotted when the claim
+   opened: the tally is the sum of the votes' weights, both nodes answer the same tally and
+   decision, and the approvals' early decision pays the whole escrow to the claimant once;
+4. switching the incident notice on and unpublishing a fund through node A's admin purge the
    page cache: node B's very next page shows the notice and no longer serves the fund;
-4. every outbox row staged by those pledges is delivered once, with both clusters running;
-5. a cluster killed while it is sending loses nothing: the other cluster and the sweep deliver
+5. every outbox row staged by those pledges and that claim is delivered once, with both clusters
+   running;
+6. a cluster killed while it is sending loses nothing: the other cluster and the sweep deliver
    every row, the one in flight included, to the same webhook-id.
 """
 
@@ -51,6 +56,13 @@ BACKERS = 12  # 0-7 pledge in (1), 8-11 in (5)
 RATE = 6  # pledges a backer may send an hour, over both nodes (replays count)
 LEASE_SECONDS = 8
 LOCAL_SECONDS = 0.1
+# The voted fund: seven backers whose weights are powers of two, so each set of votes has its own
+# sum (a vote counted twice, lost, or with the wrong weight shows in the tally); its goal is high
+# enough that these pledges cross no milestone (fund one's are the ones counted in (5) and (6)).
+VOTE_WEIGHTS = [100, 200, 400, 800, 1_600, 3_200, 6_400]
+VOTE_GOAL_CENTS = 1_000_000
+CLAIMANT_CENTS = 500  # the claimant backs the fund too: their pledge carries no weight on their claim
+LATE_CENTS = 700  # pledged while the claim is under vote: in the escrow, not in the weights
 
 SET_UP = """
 import json
@@ -68,8 +80,8 @@ from tests.money import top_up
 User = get_user_model()
 WebhookEndpoint.objects.create(url=RECEIVER + "/hooks/", secret=new_secret())
 
-def fund(title, slug):
-    page = FundPageFactory(parent=FundIndexPage.objects.get(), title=title, slug=slug, goal_cents=GOAL)
+def fund(title, slug, goal=GOAL):
+    page = FundPageFactory(parent=FundIndexPage.objects.get(), title=title, slug=slug, goal_cents=goal)
     publish(page)
     return page.pk
 
@@ -81,7 +93,30 @@ for i in range(BACKERS + 1):
     tokens.append(Token.objects.create(user=user).key)
 User.objects.create_superuser("ops", "ops@example.com", PASSWORD)
 User.objects.create_user("lockme", password=PASSWORD)
-print("@@" + json.dumps({"funds": funds, "tokens": tokens}))
+
+from bounties.models import Fund
+from tests.money import back
+
+def person(name):
+    user = User.objects.create_user(username=name, email=f"{name}@example.com")
+    return user, Token.objects.create(user=user).key
+
+voted = Fund.objects.get(pk=fund("Scale out votes", "scale-out-votes", goal=VOTE_GOAL))
+voters = []
+for i, cents in enumerate(VOTE_WEIGHTS):
+    user, key = person(f"voter{i}")
+    back(user, voted, cents)
+    voters.append(key)
+    if i == 0:
+        top_up(user, LATE_CENTS)  # pledged once the claim is open
+claimant, claimant_key = person("claimant")
+back(claimant, voted, CLAIMANT)
+latecomer, latecomer_key = person("latecomer")
+top_up(latecomer, LATE_CENTS)
+print("@@" + json.dumps({
+    "funds": funds, "tokens": tokens, "voted": voted.pk, "voters": voters,
+    "claimant": claimant_key, "latecomer": latecomer_key,
+}))
 """
 
 
@@ -126,6 +161,10 @@ def site(receiver, tmp_path_factory):
                 "GOAL": GOAL_CENTS,
                 "BACKERS": BACKERS,
                 "PASSWORD": PASSWORD,
+                "VOTE_WEIGHTS": VOTE_WEIGHTS,
+                "VOTE_GOAL": VOTE_GOAL_CENTS,
+                "CLAIMANT": CLAIMANT_CENTS,
+                "LATE_CENTS": LATE_CENTS,
             }.items()
         )
         began = time.monotonic()
@@ -185,13 +224,21 @@ class Site:
     def __init__(self, database, env, nodes, clusters, seeded, logs):
         self.database, self.env, self.nodes, self.clusters, self.logs = database, env, nodes, clusters, logs
         self.funds, self.tokens = seeded["funds"], seeded["tokens"]
+        self.voted, self.voters = seeded["voted"], seeded["voters"]
+        self.claimant, self.latecomer = seeded["claimant"], seeded["latecomer"]
+
+    def api(self, node, method, path, token, **kwargs):
+        """A request to `node`'s API as the user holding `token`."""
+        headers = {"Authorization": f"Token {token}", **kwargs.pop("headers", {})}
+        return requests.request(method, self.nodes[node].url + path, headers=headers, timeout=30, **kwargs)
 
     def pledge(self, node, backer, fund, cents, key):
-        return requests.post(
-            f"{self.nodes[node].url}/api/v1/funds/{fund}/pledges/",
-            json={"amount_cents": cents},
-            headers={"Authorization": f"Token {self.tokens[backer]}", "Idempotency-Key": key},
-            timeout=30,
+        return self.pledge_as(node, self.tokens[backer], fund, cents, key)
+
+    def pledge_as(self, node, token, fund, cents, key):
+        path = f"/api/v1/funds/{fund}/pledges/"
+        return self.api(
+            node, "post", path, token, json={"amount_cents": cents}, headers={"Idempotency-Key": key}
         )
 
     def ledger_check(self):
@@ -298,6 +345,142 @@ def test_a_rate_limit_and_a_lockout_counted_on_one_node_hold_on_the_other(site):
     assert token(0, PASSWORD).status_code == 429
 
 
+def test_votes_spread_over_both_nodes_are_counted_once_and_award_the_escrow_once(site):
+    A, B = 0, 1
+    fund, voter = site.voted, site.voters
+    why = "The link shows no tests for the fix."
+
+    def vote(node, token, approve, reason=""):
+        body = {"approve": approve} | ({"reason": reason} if reason else {})
+        return site.api(node, "post", f"/api/v1/claims/{claim}/vote/", token, json=body)
+
+    def to_both(token, approve, reason=""):
+        """The same vote sent to A and B at the same moment (a double click, a retry by the client)."""
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(lambda node: vote(node, token, approve, reason), (A, B)))
+
+    def detail(node):
+        response = requests.get(f"{site.nodes[node].url}/api/v1/claims/{claim}/", timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    submitted = site.api(
+        A,
+        "post",
+        f"/api/v1/funds/{fund}/claims/",
+        site.claimant,
+        json={"statement": "Fixed, with tests.", "url": "https://example.com/pull/1"},
+    )
+    assert submitted.status_code == 201, submitted.text
+    claim = submitted.json()["id"]
+    eligible = sum(VOTE_WEIGHTS)
+    assert submitted.json()["eligible_cents"] == eligible  # the claimant's own pledge carries no weight
+
+    # Round one, every voter at once, alternating nodes. Whatever order the votes land in, neither
+    # side can reach half of the weight: approvals at most 2,300 and rejections at most 4,300 of 12,700.
+    def voter0():  # pledges more on B, then approves on A and changes to reject on B
+        more = site.pledge_as(B, voter[0], fund, LATE_CENTS, f"vote-late-{uuid.uuid4().hex[:8]}")
+        return [more, vote(A, voter[0], True), vote(B, voter[0], False, why)]
+
+    scripts = {
+        0: voter0,
+        1: lambda: [vote(B, voter[1], False, why), vote(A, voter[1], True)],  # reject, then approve
+        2: lambda: to_both(voter[2], True),
+        3: lambda: [vote(A, voter[3], False), *to_both(voter[3], False, why)],  # no reason, then twice
+        4: lambda: [vote(B, voter[4], True)],
+        5: lambda: [vote(A, voter[5], False, why)],
+        "claimant": lambda: [vote(B, site.claimant, True)],
+        "latecomer": lambda: [
+            site.pledge_as(A, site.latecomer, fund, LATE_CENTS, "latecomer"),
+            vote(B, site.latecomer, True),
+        ],
+    }
+    with ThreadPoolExecutor(len(scripts)) as pool:
+        done = dict(zip(scripts, pool.map(lambda script: script(), scripts.values()), strict=True))
+
+    def ok(response, approve, changed):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "voting", body
+        assert (body["vote"]["approve"], body["vote"]["changed"]) == (approve, changed), body["vote"]
+        return body["vote"]["weight_cents"]
+
+    def error(response, status):
+        assert response.status_code == status, response.text
+        return response.json()["error"]["code"]
+
+    more, first, changed = done[0]
+    assert more.status_code == 201, more.text  # a fund under vote still takes pledges...
+    assert (
+        ok(first, True, False) == ok(changed, False, True) == VOTE_WEIGHTS[0]
+    )  # ...that weigh nothing on it
+    assert [ok(r, a, c) for r, a, c in zip(done[1], (False, True), (False, True), strict=True)] == [200, 200]
+    assert sorted(ok(r, True, False) for r in done[2]) == [400, 400]  # the same vote twice is no change
+    assert error(done[3][0], 400) == "reason_required"
+    assert sorted(ok(r, False, False) for r in done[3][1:]) == [800, 800]
+    assert ok(done[4][0], True, False) == 1_600
+    assert ok(done[5][0], False, False) == 3_200
+    assert error(done["claimant"][0], 403) == "own_claim"
+    assert done["latecomer"][0].status_code == 201, done["latecomer"][0].text
+    assert error(done["latecomer"][1], 403) == "not_a_backer"  # no money in the fund when the claim opened
+
+    votes = query(
+        site.database,
+        "SELECT u.username, v.approve, v.weight_cents FROM bounties_vote v"
+        " JOIN auth_user u ON u.id = v.user_id WHERE v.claim_id = %s ORDER BY u.username",
+        claim,
+    )
+    approving = {1, 2, 4}
+    assert votes == [(f"voter{i}", i in approving, VOTE_WEIGHTS[i]) for i in range(6)]  # one row each
+    tally = (sum(VOTE_WEIGHTS[i] for i in approving), sum(VOTE_WEIGHTS[i] for i in (0, 3, 5)))
+    assert tally == (2_200, 4_100)
+    for node in (A, B):
+        body = detail(node)
+        assert (body["status"], body["approve_cents"], body["reject_cents"]) == ("voting", *tally), node
+
+    # Round two: the 3,200 backer changes their mind on the other node. 5,400 of 12,700 decides nothing.
+    turned = vote(B, voter[5], True)
+    assert ok(turned, True, True) == 3_200
+    assert (turned.json()["approve_cents"], turned.json()["reject_cents"]) == (5_400, 900)
+
+    # Round three: the 6,400 backer approves on both nodes at once. 11,800 is past half: the first vote
+    # decides the claim and pays the escrow; the other finds it decided and moves nothing.
+    answers = sorted(to_both(voter[6], True), key=lambda r: r.status_code)
+    assert [r.status_code for r in answers] == [200, 409], [r.text for r in answers]
+    deciding = answers[0].json()
+    assert (deciding["status"], deciding["approve_cents"], deciding["reject_cents"]) == (
+        "accepted",
+        11_800,
+        900,
+    )
+    assert error(answers[1], 409) == "claim_closed"
+    assert error(vote(A, voter[0], True), 409) == "claim_closed"  # on either node
+
+    seen_by = [detail(A), detail(B)]
+    assert seen_by[0] == seen_by[1]  # the same claim, tally, decision and timeline from either node
+    assert (seen_by[0]["status"], seen_by[0]["approve_cents"], seen_by[0]["reject_cents"]) == (
+        "accepted",
+        11_800,
+        900,
+    )
+    escrowed = eligible + CLAIMANT_CENTS + 2 * LATE_CENTS  # everything in the fund, late pledges too
+    wallet = site.api(B, "get", "/api/v1/wallet/", site.claimant)
+    assert wallet.json()["payout_cents"] == escrowed, wallet.text
+    assert query(site.database, "SELECT status FROM bounties_fund WHERE page_id = %s", fund) == [("awarded",)]
+    assert query(
+        site.database, "SELECT balance FROM bounties_account WHERE kind = 'escrow' AND fund_id = %s", fund
+    ) == [(0,)]
+    awards = query(
+        site.database,
+        "SELECT e.amount FROM bounties_transfer t JOIN bounties_entry e ON e.transfer_id = t.id"
+        " WHERE t.kind = 'award' AND t.fund_id = %s ORDER BY e.amount",
+        fund,
+    )
+    assert awards == [(-escrowed,), (escrowed,)]  # one award: the whole escrow to the claimant's payout
+    checked = site.ledger_check()  # the tallies against the votes' weights, too
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def admin_session(node):
     """An editor signed in to `node`'s Wagtail admin through its login form."""
     session = requests.Session()
@@ -390,6 +573,13 @@ def test_every_announcement_is_delivered_once_by_two_clusters(site, receiver):
     # funds' publications, each posted once on the console and sent once to the endpoint.
     milestones = milestones_in(rows)
     assert milestones == {f"milestone:{site.funds[0]}:25", f"milestone:{site.funds[0]}:50"}
+    # The voted claim's submission and decision and its fund's award, posted and sent like them.
+    (claim,) = query(site.database, "SELECT id FROM bounties_claim WHERE fund_id = %s", site.voted)[0]
+    events = [f"claim:{claim}:submitted", f"claim:{claim}:decided", f"fund:{site.voted}:awarded"]
+    staged = {
+        (event, channel) for _, key, channel, *_ in rows for event in events if key.startswith(f"{event}:")
+    }
+    assert {(event, channel) for event in events for channel in ("console", "webhook")} <= staged, staged
     counts = delivered(site, receiver)
     assert counts and set(counts.values()) == {1}, {k: n for k, n in counts.items() if n != 1}
 
