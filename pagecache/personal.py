@@ -31,6 +31,7 @@ from django.http import HttpResponse
 from django.template.context_processors import csrf
 from django.template.loader import get_template
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html
 from django.utils.module_loading import import_string
 
 from pagecache.middleware import (
@@ -54,7 +55,8 @@ ANONYMOUS_PAGE = {"hit", "miss", "stale"}
 
 
 def markers(name: str) -> tuple[str, str]:
-    return f"<!--personal:{name}-->", f"<!--/personal:{name}-->"
+    """The comments around a part (safe strings: the tag puts them into the page as they are)."""
+    return format_html("<!--personal:{}-->", name), format_html("<!--/personal:{}-->", name)
 
 
 def render_part(name: str, request, context=None) -> str:
