@@ -410,10 +410,9 @@ def test_votes_spread_over_both_nodes_are_counted_once_and_award_the_escrow_once
         return response.json()["error"]["code"]
 
     more, first, changed = done[0]
-    assert more.status_code == 201, more.text  # a fund under vote still takes pledges...
-    assert (
-        ok(first, True, False) == ok(changed, False, True) == VOTE_WEIGHTS[0]
-    )  # ...that weigh nothing on it
+    # A fund under vote still takes pledges, which weigh nothing on the claim.
+    assert more.status_code == 201, more.text
+    assert ok(first, True, False) == ok(changed, False, True) == VOTE_WEIGHTS[0]
     assert [ok(r, a, c) for r, a, c in zip(done[1], (False, True), (False, True), strict=True)] == [200, 200]
     assert sorted(ok(r, True, False) for r in done[2]) == [400, 400]  # the same vote twice is no change
     assert error(done[3][0], 400) == "reason_required"
