@@ -136,8 +136,11 @@ def read_load(paths) -> dict:
     `sent` maps (user index, key) to (amount, fund id): a `sent` line names its fund when the
     load was spread over several (`sent <user> <key> <amount> <fund>`); else the fund is None,
     the URL's one fund.
+    `sentweb <username> <key> <amount>` is a web-form pledge by a user who signed up during the
+    load (soak.py), known by name only; `user <username>` names such a user.
     """
     sent, answered, statuses = {}, set(), {}
+    sent_web, usernames = {}, set()
     for path in paths:
         with open(path) as f:
             for line in f:
@@ -145,12 +148,24 @@ def read_load(paths) -> dict:
                 if kind == "sent":
                     user, key, amount, *fund = rest.split(" ")
                     sent[(int(user), key)] = (int(amount), int(fund[0]) if fund else None)
+                elif kind == "sentweb":  # a pledge form sent by a user who signed up during the load
+                    username, key, amount = rest.split(" ")
+                    sent_web[(username, key)] = (int(amount), None)
+                elif kind == "user":  # a user who signed up during the load (their wallet counts too)
+                    usernames.add(rest)
                 elif kind == "answered":
                     answered.add(int(rest))
                 elif kind == "status":
                     status, count = rest.split(" ")
                     statuses[status] = statuses.get(status, 0) + int(count)
-    return {"sent": sent, "answered": answered, "statuses": statuses}
+    usernames |= {username for username, _ in sent_web}
+    return {
+        "sent": sent,
+        "answered": answered,
+        "statuses": statuses,
+        "sent_web": sent_web,
+        "usernames": usernames,
+    }
 
 
 def check(fund_ids: list[int], sent: dict, answered: set[int]) -> dict:
@@ -242,9 +257,10 @@ def verify(seed_path: str, load_paths: list[str], funds_load_paths: list[str] = 
     `wallet_debits_all_cents` and `active_pledges_all_cents`.
     """
     _django()
+    from django.contrib.auth import get_user_model
     from django.db.models import Sum
 
-    from bounties.models import Account, AccountKind, Deposit, DepositStatus
+    from bounties.models import Account, AccountKind, Deposit, DepositStatus, Pledge, PledgeStatus
 
     with open(seed_path) as f:
         seeded = json.load(f)
@@ -254,7 +270,21 @@ def verify(seed_path: str, load_paths: list[str], funds_load_paths: list[str] = 
         return {(user_ids[index], key): value for (index, key), value in load["sent"].items()}
 
     load = read_load(load_paths)
-    result = check([seeded["fund_id"]], by_user_id(load), load["answered"])
+    signed_up = dict(
+        get_user_model().objects.filter(username__in=load["usernames"]).values_list("username", "pk")
+    )
+    sent = by_user_id(load)
+    sent.update(
+        {
+            (signed_up[name], key): value
+            for (name, key), value in load["sent_web"].items()
+            if name in signed_up
+        }
+    )
+    result = check([seeded["fund_id"]], sent, load["answered"])
+    result["signed_up_users"] = len(signed_up)
+    result["unknown_usernames"] = sorted(load["usernames"] - set(signed_up))
+    result["web_keys_sent"] = len(load["sent_web"])
     result["statuses"] = load["statuses"]
     parts = [result]
     if funds_load_paths:
@@ -264,7 +294,7 @@ def verify(seed_path: str, load_paths: list[str], funds_load_paths: list[str] = 
         result["funds"] = funds
         parts.append(funds)
 
-    backer_ids = list(user_ids.values())
+    backer_ids = [*user_ids.values(), *signed_up.values()]
     deposited = (
         Deposit.objects.filter(user_id__in=backer_ids, status=DepositStatus.SUCCEEDED).aggregate(
             s=Sum("amount_cents")
@@ -278,6 +308,17 @@ def verify(seed_path: str, load_paths: list[str], funds_load_paths: list[str] = 
         or 0
     )
     result["wallet_outflow_cents"] = deposited - in_wallets
+    # Pledges these backers hold in funds no part checks (soak.py's vote fund, made before the load):
+    # money that left the wallets too, but not through the load.
+    checked = (
+        [seeded["fund_id"], *(seeded.get("fund_ids") or [])] if funds_load_paths else [seeded["fund_id"]]
+    )
+    result["outside_pledges_cents"] = (
+        Pledge.objects.filter(user_id__in=backer_ids, status=PledgeStatus.ACTIVE)
+        .exclude(fund_id__in=checked)
+        .aggregate(s=Sum("amount_cents"))["s"]
+        or 0
+    )
     result["wallet_debits_all_cents"] = sum(part["wallet_debits_cents"] for part in parts)
     result["active_pledges_all_cents"] = sum(part["active_pledges_cents"] for part in parts)
     return result
