@@ -20,6 +20,7 @@ from base.navigation import safe_next
 from bounties import selectors
 from bounties.api import errors as api_errors
 from bounties.views import typed_cents
+from monitoring import requestid
 
 logger = logging.getLogger("fundfill.errors")
 
@@ -106,8 +107,11 @@ def page_not_found(request, exception):
 
 
 def server_error(request):
-    """500: says plainly what failed and gives a reference that is also in the log (JSON under /api/)."""
-    reference = uuid.uuid4().hex[:12]
+    """500: says plainly what failed and gives a reference that is also in the log (JSON under /api/):
+    the request's id (monitoring.requestid), so the reference leads to every log line of the request."""
+    reference = requestid.current()
+    if reference == requestid.NONE:
+        reference = uuid.uuid4().hex[:12]
     logger.error("500 reference=%s path=%s", reference, request.path, exc_info=True)
     if api_errors.is_api_request(request):
         return api_errors.server_error_response(reference)

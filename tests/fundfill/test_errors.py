@@ -51,7 +51,7 @@ def test_500_says_no_money_moved_and_gives_a_reference_that_is_in_the_log(site_t
     assert "No money moved" in html
     assert 'class="site-header__brand" href="/">Fundfill</a>' in html
     reference = response["X-Error-Reference"]
-    assert re.fullmatch(r"[0-9a-f]{12}", reference)
+    assert reference == response["X-Request-ID"]  # the request id: it leads to every log line
     assert f'<code class="error-reference">{reference}</code>' in html
     logged = [record for record in caplog.records if record.name == "fundfill.errors"]
     assert len(logged) == 1
@@ -67,6 +67,13 @@ def test_each_500_gets_its_own_reference(site_tree, broken_search):
     second = client.get("/search/", {"q": "audit"})["X-Error-Reference"]
 
     assert first != second
+
+
+def test_the_500_reference_is_the_request_id(site_tree, broken_search):
+    response = Client(raise_request_exception=False).get(
+        "/search/", {"q": "audit"}, HTTP_X_REQUEST_ID="ticket-9"
+    )
+    assert response["X-Error-Reference"] == response["X-Request-ID"] == "ticket-9"
 
 
 # Sign-up ----------------------------------------------------------------------------------------
