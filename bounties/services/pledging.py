@@ -207,6 +207,11 @@ def _pledge_create_sql(*, user, fund_id, amount_cents, key, fp) -> PledgeOutcome
         now=now,
     )
     if posted is None:
+        # The same request, sent twice at once, may have committed while this one waited for the
+        # lock and taken the money this one needed: that is this pledge, not a refusal. The lock's
+        # statement could not see it (`ledger.PLEDGE_LOCK_SQL`); this later read can.
+        if replay := _replay(user, key, fp):
+            return replay
         raise ledger.insufficient_funds(locked.wallet_id, TransferKind.PLEDGE, amount_cents)
     pledge = loaded(
         Pledge,

@@ -171,6 +171,25 @@ def test_t7_same_key_ten_times_in_parallel_moves_money_once(make_fund):
     assert ledger_violations() == []
 
 
+def test_same_key_in_parallel_from_a_wallet_that_holds_one_pledge_is_that_pledge_for_all(make_fund):
+    """The double-clicked pledge form, when the wallet holds exactly its amount: the one that waited
+    for the fund lock finds the wallet empty, and must answer with the pledge its twin made, not
+    refuse it as short of money (a web journey saw 402 for the second click)."""
+    bob = UserFactory(username="bob")
+    top_up(bob, 1_000)
+    (fund,) = open_funds(make_fund, 1)
+
+    results = run_concurrently(
+        [lambda: pledge_create(user=bob, fund_id=fund.pk, amount_cents=1_000, key="exact") for _ in range(6)]
+    )
+
+    assert errors_of(results) == []
+    assert len({r.pledge.pk for r in results}) == 1
+    assert sorted(r.replayed for r in results) == [False] + [True] * 5
+    assert balance(wallet_for(bob)) == 0 and Transfer.objects.filter(kind=TransferKind.PLEDGE).count() == 1
+    assert ledger_violations() == []
+
+
 def test_a_new_backers_first_pledges_in_parallel_count_them_once(make_fund):
     """Ten first pledges of one backer to one fund at once: the fund counts one backer. Whether the
     backer is new is read after the fund lock is won, so each waiter sees the pledges committed
