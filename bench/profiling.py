@@ -83,14 +83,25 @@ def _site(frame: str) -> str:
 # Named parts of the pledge request, each the share of samples with a frame matching its pattern
 # (a part inside another counts in both): what issue 14 asks to weigh, before and after a change.
 PARTS = (
-    ("DRF token authentication", "authenticate_credentials (rest_framework/authentication.py)"),
+    # Issue 14 moved some of these: both token lookups, both fund locks and both ledger writes are
+    # listed, the ORM path's (before) and the SQL path's (after), so old and new profiles compare.
+    (
+        "DRF token authentication (DRF's ORM lookup)",
+        "authenticate_credentials (rest_framework/authentication.py)",
+    ),
+    (
+        "token authentication (prepared statement)",
+        "authenticate_credentials (bounties/api/authentication.py)",
+    ),
     ("the view's public-fund check (exists)", "exists (django/db/models/query.py)"),
     ("pledge_create, all of it", "_pledge_create (bounties/services/pledging.py)"),
     ("  idempotency replay lookup", "_replay (bounties/services/pledging.py)"),
-    ("  lock_fund (SELECT … FOR UPDATE)", "lock_fund (bounties/services/pledging.py)"),
-    ("  move_into_escrow", "move_into_escrow (bounties/services/pledging.py)"),
-    ("    transfer_post (ledger)", "transfer_post (bounties/services/ledger.py)"),
-    ("    receipt staged in the outbox", "stage (bounties/services/announcing.py)"),
+    ("  lock_fund (SELECT … FOR UPDATE, ORM)", "lock_fund (bounties/services/pledging.py)"),
+    ("  pledge_lock (lock and read, one statement)", "pledge_lock (bounties/services/ledger.py)"),
+    ("  move_into_escrow (ORM)", "move_into_escrow (bounties/services/pledging.py)"),
+    ("    transfer_post (ledger, ORM)", "transfer_post (bounties/services/ledger.py)"),
+    ("  pledge_post (the ledger write, one statement)", "pledge_post (bounties/services/ledger.py)"),
+    ("  receipt staged in the outbox", "stage (bounties/services/announcing.py)"),
     ("COMMIT and the on-commit nudge", "run_and_clear_commit_hooks (django/db/backends/base/base.py)"),
     ("autocommit switches (atomic)", "set_autocommit (django/db/backends/base/base.py)"),
     ("waiting on PostgreSQL (psycopg wait)", "wait (psycopg/connection.py)"),
