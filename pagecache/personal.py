@@ -59,10 +59,10 @@ def markers(name: str) -> tuple[str, str]:
     return format_html("<!--personal:{}-->", name), format_html("<!--/personal:{}-->", name)
 
 
-def render_part(name: str, request, context=None) -> str:
+def render_part(name: str, request) -> str:
     """The part as this request's reader sees it, between its markers."""
     start, end = markers(name)
-    values = {"request": request, "messages": get_messages(request), **csrf(request), **(context or {})}
+    values = {"request": request, "messages": get_messages(request), **csrf(request)}
     return f"{start}{get_template(PARTS[name]).render(values)}{end}"
 
 
