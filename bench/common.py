@@ -81,6 +81,37 @@ class Cleanup:
         self.run()
 
 
+def run_in_work_dir(body, *, keep: bool, prefix: str) -> int:
+    """A bench's main: `body(work, cleanup)` in a new temp dir (kept with --keep), with SIGTERM and
+    SIGHUP unwinding like Ctrl-C and everything started stopped on every way out. Its exit status:
+    body's, 130 when interrupted, 1 when it raised RuntimeError (said in one line)."""
+    import tempfile
+
+    install_signal_handlers()
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    with Cleanup() as cleanup:
+        if not keep:
+            cleanup.add(shutil.rmtree, work, True)
+        try:
+            return body(work, cleanup)
+        except (KeyboardInterrupt, Stopped) as exc:
+            log(f"interrupted ({exc or 'Ctrl-C'}): cleaning up")
+            return 130
+        except RuntimeError as exc:
+            log(f"FAILED: {exc}")
+            return 1
+        finally:
+            if keep:
+                log(f"kept {work}")
+
+
+def new_run_id(letter: str) -> str:
+    """A prefix that makes one run's idempotency keys its own."""
+    import secrets
+
+    return f"{letter}{int(time.time())}{secrets.token_hex(2)}"
+
+
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 

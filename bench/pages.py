@@ -27,9 +27,7 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,14 +38,13 @@ from bench.common import (  # noqa: E402
     BIN,
     Cleanup,
     Gunicorn,
-    Stopped,
     Target,
     combine,
     create_database,
-    install_signal_handlers,
     log,
     measure,
     run,
+    run_in_work_dir,
     services,
     start_postgres,
     table,
@@ -135,22 +132,9 @@ def site_environment(work: Path, database_url: str, redis_url: str, port: int, *
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    install_signal_handlers()
-    work = Path(tempfile.mkdtemp(prefix="fundfill-pages-bench-"))
-    with Cleanup() as cleanup:
-        if not args.keep:
-            cleanup.add(shutil.rmtree, work, True)
-        try:
-            return bench(args, work, cleanup)
-        except (KeyboardInterrupt, Stopped) as exc:
-            log(f"interrupted ({exc or 'Ctrl-C'}): cleaning up")
-            return 130
-        except RuntimeError as exc:
-            log(f"FAILED: {exc}")
-            return 1
-        finally:
-            if args.keep:
-                log(f"kept {work}")
+    return run_in_work_dir(
+        lambda work, cleanup: bench(args, work, cleanup), keep=args.keep, prefix="fundfill-pages-bench-"
+    )
 
 
 class GenerationBumper:

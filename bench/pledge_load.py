@@ -14,10 +14,8 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,15 +27,15 @@ from bench.common import (  # noqa: E402
     REPO,
     Cleanup,
     Gunicorn,
-    Stopped,
     Target,
     combine,
     create_database,
     descendants,
-    install_signal_handlers,
     log,
     measure,
+    new_run_id,
     run,
+    run_in_work_dir,
     services,
     start_postgres,
     table,
@@ -132,23 +130,10 @@ def manage(*args, env, work, what):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    install_signal_handlers()
-    work = Path(tempfile.mkdtemp(prefix="fundfill-bench-"))
-    run_id = f"b{int(time.time())}{secrets.token_hex(2)}"
-    with Cleanup() as cleanup:
-        if not args.keep:
-            cleanup.add(shutil.rmtree, work, True)
-        try:
-            return bench(args, work, run_id, cleanup)
-        except (KeyboardInterrupt, Stopped) as exc:
-            log(f"interrupted ({exc or 'Ctrl-C'}): cleaning up")
-            return 130
-        except RuntimeError as exc:
-            log(f"FAILED: {exc}")
-            return 1
-        finally:
-            if args.keep:
-                log(f"kept {work}")
+    run_id = new_run_id("b")
+    return run_in_work_dir(
+        lambda work, cleanup: bench(args, work, run_id, cleanup), keep=args.keep, prefix="fundfill-bench-"
+    )
 
 
 def bench(args, work: Path, run_id: str, cleanup: Cleanup) -> int:

@@ -392,32 +392,14 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    import secrets
-    import shutil
-    import tempfile
-    import time
-
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.common import Cleanup, Stopped, install_signal_handlers, log
+    from bench.common import new_run_id, run_in_work_dir
 
     args = parse_args(argv)
-    install_signal_handlers()
-    work = Path(tempfile.mkdtemp(prefix="fundfill-soak-"))
-    run_id = f"s{int(time.time())}{secrets.token_hex(2)}"
-    with Cleanup() as cleanup:
-        if not args.keep:
-            cleanup.add(shutil.rmtree, work, True)
-        try:
-            return soak(args, work, run_id, cleanup)
-        except (KeyboardInterrupt, Stopped) as exc:
-            log(f"interrupted ({exc or 'Ctrl-C'}): cleaning up")
-            return 130
-        except RuntimeError as exc:
-            log(f"FAILED: {exc}")
-            return 1
-        finally:
-            if args.keep:
-                log(f"kept {work}")
+    run_id = new_run_id("s")
+    return run_in_work_dir(
+        lambda work, cleanup: soak(args, work, run_id, cleanup), keep=args.keep, prefix="fundfill-soak-"
+    )
 
 
 class Cluster:
