@@ -11,6 +11,7 @@ from django.core.management.base import SystemCheckError
 from django.db import connection
 from django.utils import timezone
 
+from bounties.announcers.base import TransientError
 from bounties.errors import InsufficientFunds
 from bounties.models import Outbox, OutboxStatus
 from bounties.services import delivery
@@ -188,3 +189,40 @@ def test_of_two_rows_claimed_at_once_under_a_cap_of_one_the_first_claimant_posts
     second.refresh_from_db()
     assert delivery._over_daily_cap(first, now) is False  # claimed first (same lease, lower id): it posts
     assert delivery._over_daily_cap(second, now) is True  # counts the first, in flight: deferred
+
+
+class _AlwaysDown:
+    """A sender whose provider answers 5xx every time (`find` too: an attempt after the first looks first)."""
+
+    def __init__(self):
+        self.sends = 0
+
+    def find(self, row):
+        raise TransientError("Mastodon server error: 503")
+
+    def send(self, row):
+        self.sends += 1
+        raise TransientError("Mastodon server error: 503")
+
+
+def test_a_transient_error_on_every_attempt_ends_failed_after_the_last(row, monkeypatch):
+    down = _AlwaysDown()
+    monkeypatch.setattr(delivery, "sender_for", lambda row: down)
+    for attempt in range(1, delivery.MAX_ATTEMPTS + 1):
+        # The backoff has passed: the row is due again (what the sweep would find).
+        Outbox.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        status = deliver(row.pk)
+        row.refresh_from_db()
+        assert row.attempts == attempt
+        if attempt < delivery.MAX_ATTEMPTS:
+            assert (status, row.status) == (OutboxStatus.PENDING, OutboxStatus.PENDING), attempt
+            assert row.next_attempt_at > timezone.now()  # backed off, not retried at once
+        else:
+            assert (status, row.status) == (OutboxStatus.FAILED, OutboxStatus.FAILED)
+    assert "503" in row.last_error
+    assert down.sends == 1  # the first attempt sent; each later one looked first and was refused there
+    # Failed is final: due or not, nobody sends it again until the admin's retry.
+    Outbox.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert due_ids() == []
+    assert deliver(row.pk) == OutboxStatus.FAILED
+    assert Outbox.objects.get(pk=row.pk).attempts == delivery.MAX_ATTEMPTS
