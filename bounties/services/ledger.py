@@ -337,6 +337,7 @@ def ledger_violations() -> list[str]:
     problems.extend(_deposit_violations())
     problems.extend(_refund_violations())
     problems.extend(_payout_violations())
+    problems.extend(_payout_balance_violations())
     # The outside world holds what came in by card less what went back out, each from our own
     # records: card refunds that did not fail, and payouts sent and not reversed.
     deposited = (
@@ -574,6 +575,64 @@ def _payout_violations() -> list[str]:
     )
     for pk in orphans.values_list("pk", flat=True):
         problems.append(f"transfer {pk} is a payout transfer that belongs to no payout")
+    return problems
+
+
+# What may move money in or out of a payout account, and which way: an award credits it, a payout
+# request debits it, and the reversal of a failed payout credits the amount back.
+PAYOUT_ACCOUNT_MOVES = {
+    TransferKind.AWARD: 1,
+    TransferKind.PAYOUT: -1,
+    TransferKind.PAYOUT_REVERSAL: 1,
+}
+
+
+def _payout_balance_violations() -> list[str]:
+    """Each payout balance is its awards less its payouts plus its returned payouts, and nothing else.
+
+    The cached-balance check proves a balance equals its entries whatever their kind; this one
+    proves what those entries may be. A balanced transfer of any other kind into or out of a
+    payout account (a wallet topped up from a winner's payout money, a refund credited there)
+    keeps every sum right and would pass unseen, so each such entry is named, as is an award,
+    payout or reversal that moves money the wrong way.
+    """
+    problems = []
+    entries = Entry.objects.filter(account__kind=AccountKind.PAYOUT)
+    stray = entries.exclude(transfer__kind__in=list(PAYOUT_ACCOUNT_MOVES)).select_related(
+        "account", "transfer"
+    )
+    for entry in stray.order_by("transfer_id", "pk"):
+        way = f"{entry.amount} into" if entry.amount > 0 else f"{-entry.amount} out of"
+        problems.append(
+            f"transfer {entry.transfer_id} ({entry.transfer.get_kind_display()}) moves {way} {entry.account} "
+            f"(account {entry.account_id}): only awards, payouts and returned payouts move payout money"
+        )
+    for kind, sign in PAYOUT_ACCOUNT_MOVES.items():
+        wrong_way = Q(amount__lt=0) if sign > 0 else Q(amount__gt=0)
+        backwards = entries.filter(wrong_way, transfer__kind=kind)
+        for entry in backwards.select_related("account").order_by("transfer_id", "pk"):
+            problems.append(
+                f"transfer {entry.transfer_id} ({TransferKind(kind).label}) moves {entry.amount} on "
+                f"{entry.account} (account {entry.account_id}): that kind only ever "
+                f"{'credits' if sign > 0 else 'debits'} a payout account"
+            )
+    sums: dict[int, dict[str, int]] = {}
+    for account_id, kind, total in (
+        entries.values("account", "transfer__kind")
+        .annotate(t=Sum("amount"))
+        .values_list("account", "transfer__kind", "t")
+    ):
+        sums.setdefault(account_id, {})[kind] = total
+    for account in Account.objects.filter(kind=AccountKind.PAYOUT).order_by("pk"):
+        by_kind = sums.get(account.pk, {})
+        awards = by_kind.get(TransferKind.AWARD, 0)
+        paid = -by_kind.get(TransferKind.PAYOUT, 0)
+        returned = by_kind.get(TransferKind.PAYOUT_REVERSAL, 0)
+        if account.balance != awards - paid + returned:
+            problems.append(
+                f"{account} (account {account.pk}) holds {account.balance} but its awards ({awards}) "
+                f"less payouts ({paid}) plus returned payouts ({returned}) come to {awards - paid + returned}"
+            )
     return problems
 
 

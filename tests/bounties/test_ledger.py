@@ -373,3 +373,46 @@ def test_ledger_check_names_an_award_that_its_pledges_do_not_add_up_to(fund, cla
     ) in report
     assert f"VIOLATION: pledge {pledges['carol'].pk} is active but has a release transfer" in report
     assert f"VIOLATION: fund {fund.pk}: escrow holds 0 but live pledges sum to 4000" in report
+
+
+def test_ledger_check_names_payout_money_that_came_from_neither_an_award_nor_a_payout(fund, claimed):
+    claim, bob, _, _ = claimed
+    dan = claim.user
+    vote_cast(user=bob, claim_id=claim.pk, approve=True)  # $60 of $100 accepts: Dan's payout holds $100
+    assert ledger_violations() == []
+    # Five dollars moved from Bob's wallet into Dan's payout account by a balanced transfer of the
+    # wrong kind: every cached balance still equals its entries, but payout money is only ever an
+    # award, less payouts, plus payouts that failed and came back.
+    top_up(bob, 500)
+    payout = Account.objects.get(kind=AccountKind.PAYOUT, user=dan)
+    with transaction.atomic():
+        stray = transfer_post(
+            kind=TransferKind.WITHDRAW, key="stray", legs=[(wallet_for(bob), -500), (payout, 500)]
+        )
+
+    report = ledger_check_report()
+    assert (
+        f"VIOLATION: transfer {stray.pk} (Pledge withdrawn) moves 500 into Payout of user {dan.pk} "
+        f"(account {payout.pk}): only awards, payouts and returned payouts move payout money"
+    ) in report
+    assert (
+        f"VIOLATION: Payout of user {dan.pk} (account {payout.pk}) holds 10500 but its awards (10000) "
+        "less payouts (0) plus returned payouts (0) come to 10000"
+    ) in report
+
+
+def test_ledger_check_names_an_award_that_takes_money_out_of_a_payout_account(fund, claimed):
+    claim, bob, _, _ = claimed
+    dan = claim.user
+    vote_cast(user=bob, claim_id=claim.pk, approve=True)  # Dan's payout holds $100
+    payout = Account.objects.get(kind=AccountKind.PAYOUT, user=dan)
+    # An "award" written by hand that sends $3 of Dan's payout money to Bob's wallet.
+    with transaction.atomic():
+        backwards = transfer_post(
+            kind=TransferKind.AWARD, key="backwards", legs=[(payout, -300), (wallet_for(bob), 300)]
+        )
+
+    assert (
+        f"VIOLATION: transfer {backwards.pk} (Award) moves -300 on Payout of user {dan.pk} "
+        f"(account {payout.pk}): that kind only ever credits a payout account"
+    ) in ledger_check_report()
