@@ -3,6 +3,8 @@
 A fund's announcements page (linked from the fund's edit view) lists its outbox rows by
 event with each channel's delivery state, and takes a custom announcement that goes
 through the same outbox as everything else. Any user who may edit the fund page may use it.
+The money menu's outbox listing shows each row's last error beside its state (`OutboxNoteColumn`),
+so a row the daily cap deferred says "Deferred to …" there, not only on its inspect page.
 A failed outbox row can be retried from its inspect view by superusers and users with the
 "change outbox" permission; retrying makes it due now with its attempts counted afresh.
 """
@@ -13,9 +15,11 @@ from django import forms
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.text import Truncator
 from django.views.generic import FormView
 from wagtail.admin import messages
 from wagtail.admin.auth import permission_denied
+from wagtail.admin.ui.tables import Column
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import HeaderButton
 
@@ -25,6 +29,18 @@ from bounties.services.announcing import stage
 from bounties.services.delivery import outbox_retry
 
 CUSTOM_MAX = 240
+
+
+class OutboxNoteColumn(Column):
+    """Why a row is waiting or failed: its last error ("Deferred to …: the daily cap …", "Rate limited
+    until …", the provider's refusal), cut short for the listing; the inspect view has it whole."""
+
+    def __init__(self, name="last_error", label="Note", length=100, **kwargs):
+        super().__init__(name, label=label, **kwargs)
+        self.length = length
+
+    def get_value(self, instance):
+        return Truncator(instance.last_error or "").chars(self.length)
 
 
 def can_retry(user) -> bool:

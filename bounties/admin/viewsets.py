@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.viewsets.model import ModelViewSetGroup
 
-from bounties.admin.announcements import OutboxInspectView, OutboxRetryView
+from bounties.admin.announcements import OutboxInspectView, OutboxNoteColumn, OutboxRetryView
 from bounties.admin.base import (
     MoneyColumn,
     MoneyInspectView,
@@ -263,6 +263,7 @@ class OutboxViewSet(ReadOnlyModelViewSet):
         "attempts",
         DateColumn("next_attempt_at", label="Next attempt", sort_key="next_attempt_at"),
         DateColumn("sent_at", label="Sent", sort_key="sent_at"),
+        OutboxNoteColumn(),
     ]
     inspect_view_fields = [
         "dedupe_key",

@@ -10,7 +10,8 @@ Mastodon and email send again under the same idempotency key / Message-ID).
 Errors: a rate limit reschedules the row at the provider's reset time (the worker never
 sleeps); a transient error backs off exponentially with jitter; a permanent error, or the
 last attempt, leaves the row `failed` for the admin's "retry". A per-channel daily cap
-(`ANNOUNCE_DAILY_CAP`) defers the rest of a day's posts to the next day and says so on the row.
+(`ANNOUNCE_DAILY_CAP`) defers the rest of a day's posts to the next day and says so on the row;
+it is counted after reconciliation, so a post found among the account's own is recorded, never deferred.
 
 Senders live in `bounties.announcers` (`sender_for(row)`); this module knows only rows.
 """
@@ -83,6 +84,20 @@ def _over_daily_cap(row: Outbox, now) -> bool:
     return Outbox.objects.filter(posted, channel=row.channel).exclude(pk=row.pk).count() >= cap
 
 
+def _defer_to_tomorrow(row: Outbox, now) -> str:
+    """The channel's daily cap is reached: due again at midnight UTC, no attempt spent, and the row says why."""
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    _finish(
+        row,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=tomorrow,
+        lease_until=None,
+        attempts=F("attempts") - 1,
+        last_error=f"Deferred to {tomorrow:%Y-%m-%d}: the daily cap of {row.channel} posts was reached.",
+    )
+    return OutboxStatus.PENDING
+
+
 def deliver(row_id: int) -> str:
     """Deliver one row if it is due; returns its status afterwards. Safe to call any number of times."""
     now = timezone.now()
@@ -92,22 +107,15 @@ def deliver(row_id: int) -> str:
     if row.provider_message_id:  # sent and recorded, then the worker died before marking it
         _finish(row, status=OutboxStatus.SENT, sent_at=row.sent_at or now, lease_until=None)
         return OutboxStatus.SENT
-    if _over_daily_cap(row, now):
-        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        _finish(
-            row,
-            status=OutboxStatus.PENDING,
-            next_attempt_at=tomorrow,
-            lease_until=None,
-            attempts=F("attempts") - 1,
-            last_error=f"Deferred to {tomorrow:%Y-%m-%d}: the daily cap of {row.channel} posts was reached.",
-        )
-        return OutboxStatus.PENDING
     sender = sender_for(row)
     try:
         provider_id = None
         if row.attempts > 1:  # an earlier attempt may have reached the provider: look before sending again
             provider_id = sender.find(row)
+        # The cap is for new posts: one found above went out already and is recorded whatever the day's
+        # count (deferring it would leave it uncounted today and found again only tomorrow).
+        if not provider_id and _over_daily_cap(row, now):
+            return _defer_to_tomorrow(row, now)
         if not provider_id:
             provider_id = sender.send(row)
     except RateLimited as limited:

@@ -3,9 +3,11 @@
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils.html import escape
 
 from bounties.models import Outbox, OutboxStatus
 from bounties.services.announcing import stage
+from bounties.services.delivery import deliver
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +76,18 @@ def test_retry_is_refused_to_editors_without_the_permission(client, fund):
     client.force_login(UserFactory(username="ed", is_staff=True))
     client.post(reverse("money_outbox:retry", args=(row.pk,)))
     assert Outbox.objects.get(pk=row.pk).status == OutboxStatus.FAILED
+
+
+def test_the_outbox_listing_says_a_row_was_deferred_by_the_daily_cap(admin_client, fund, settings):
+    settings.ANNOUNCE_DAILY_CAP = {"console": 1}
+    for n in range(2):
+        stage(key=f"custom:cap{n}", event="custom", fund=fund.pk, text=f"Post {n}")
+    first, second = Outbox.objects.filter(event="custom").order_by("pk")
+    assert deliver(first.pk) == OutboxStatus.SENT
+    assert deliver(second.pk) == OutboxStatus.PENDING
+    second.refresh_from_db()
+    assert second.last_error.startswith("Deferred to ")
+
+    listing = admin_client.get(reverse("money_outbox:index")).content.decode()
+    # The listing itself says why the row waits, not only its inspect page.
+    assert escape(second.last_error) in listing

@@ -226,3 +226,59 @@ def test_a_transient_error_on_every_attempt_ends_failed_after_the_last(row, monk
     assert due_ids() == []
     assert deliver(row.pk) == OutboxStatus.FAILED
     assert Outbox.objects.get(pk=row.pk).attempts == delivery.MAX_ATTEMPTS
+
+
+class _AlreadyPosted:
+    """A sender whose provider already has the row's post (an earlier attempt's answer was lost)."""
+
+    def __init__(self, provider_id):
+        self.provider_id, self.sends = provider_id, 0
+
+    def find(self, row):
+        return self.provider_id
+
+    def send(self, row):
+        self.sends += 1
+        return "a-second-post"
+
+
+def test_a_post_found_by_reconciliation_is_recorded_even_when_the_day_is_capped(fund, settings, monkeypatch):
+    settings.ANNOUNCE_DAILY_CAP = {"console": 1}
+    for n in range(2):
+        stage(key=f"custom:found{n}", event="custom", fund=fund.pk, text=f"Post {n}")
+    earlier, lost = Outbox.objects.filter(event="custom").order_by("pk")
+    # Today's one post went out (`earlier`), and so did `lost`'s, whose worker died before hearing back:
+    # its lease expired with no id recorded.
+    assert deliver(earlier.pk) == OutboxStatus.SENT
+    Outbox.objects.filter(pk=lost.pk).update(
+        status=OutboxStatus.SENDING, attempts=1, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    posted = _AlreadyPosted("console:found")
+    monkeypatch.setattr(delivery, "sender_for", lambda row: posted)
+
+    assert deliver(lost.pk) == OutboxStatus.SENT  # found and recorded, not deferred to tomorrow
+    lost.refresh_from_db()
+    assert (lost.status, lost.provider_message_id, lost.last_error) == (
+        OutboxStatus.SENT,
+        "console:found",
+        "",
+    )
+    assert posted.sends == 0  # nothing posted again
+
+
+def test_a_lost_attempt_not_found_under_a_full_cap_is_deferred(fund, settings, monkeypatch):
+    settings.ANNOUNCE_DAILY_CAP = {"console": 1}
+    for n in range(2):
+        stage(key=f"custom:missing{n}", event="custom", fund=fund.pk, text=f"Post {n}")
+    earlier, lost = Outbox.objects.filter(event="custom").order_by("pk")
+    assert deliver(earlier.pk) == OutboxStatus.SENT
+    Outbox.objects.filter(pk=lost.pk).update(
+        status=OutboxStatus.SENDING, attempts=1, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    missing = _AlreadyPosted(None)  # the lost attempt never reached the provider
+    monkeypatch.setattr(delivery, "sender_for", lambda row: missing)
+
+    assert deliver(lost.pk) == OutboxStatus.PENDING
+    lost.refresh_from_db()
+    assert lost.last_error.startswith("Deferred to ") and missing.sends == 0
+    assert lost.attempts == 1  # the deferral spends no attempt: tomorrow's still looks first
