@@ -1,8 +1,10 @@
 """Claims and money-weighted votes: the issue's worked examples, then each rule on its own."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from bounties.errors import (
@@ -17,15 +19,18 @@ from bounties.errors import (
     WithdrawFrozen,
 )
 from bounties.models import (
+    Account,
     Claim,
     ClaimStatus,
     EventKind,
     Fund,
     FundPage,
     FundStatus,
+    Outbox,
     Pledge,
     PledgeStatus,
     TimelineEvent,
+    Transfer,
 )
 from bounties.selectors import balances
 from bounties.services.claims import (
@@ -147,6 +152,41 @@ def test_at_window_close_approvals_ahead_with_quorum_accept(fund, backers, claim
     assert balances(user=claimant).payout_cents == 10_000
     assert claims_tally() == 0  # idempotent: nothing left to decide, nothing moves again
     assert balances(user=claimant).payout_cents == 10_000
+    assert ledger_violations() == []
+
+
+def tally_claims() -> str:
+    """Run `manage.py tally_claims` as the scheduler or an operator would; what it printed."""
+    out = StringIO()
+    call_command("tally_claims", stdout=out)
+    return out.getvalue().strip()
+
+
+def books():
+    """Everything a pass could change: transfers, balances, claims' states, timeline and outbox."""
+    return (
+        Transfer.objects.count(),
+        sorted(Account.objects.values_list("pk", "balance")),
+        sorted(Claim.objects.values_list("pk", "status", "decided_at")),
+        TimelineEvent.objects.count(),
+        Outbox.objects.count(),
+    )
+
+
+def test_the_tally_claims_command_decides_a_closed_window_once(fund, backers, claimant):
+    claim = claim_on(fund, claimant)
+    vote_cast(user=backers[1], claim_id=claim.pk, approve=True)  # 30 % approves: accepted at close
+    assert tally_claims() == "Decided 0 claim(s)."  # the window is still open
+    assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.VOTING
+    later(claim, hours=claim.vote_window_hours)
+
+    assert tally_claims() == "Decided 1 claim(s)."
+    assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.ACCEPTED
+    assert balances(user=claimant).payout_cents == 10_000
+    after_first = books()
+
+    assert tally_claims() == "Decided 0 claim(s)."  # a second pass: nothing left to decide
+    assert books() == after_first  # and nothing moved, recorded or announced again
     assert ledger_violations() == []
 
 
