@@ -9,8 +9,14 @@ The rules (each has its own test in tests/bounties/test_claims.py):
   half the eligible weight, rejected when rejections reach half. At window close: accepted
   when approvals exceed rejections and the turnout reaches the quorum; otherwise rejected
   (a tie rejects; silence is not consent).
-- A vote that flips the result the close would give, inside the window's last quarter (at
-  most 24 h), extends the window once by that much.
+- The late swing: a vote cast inside the window's last quarter (at most 24 h) that changes
+  the outcome the close would give extends the window once, by that much. "The outcome the
+  close would give" is the close rule above, quorum included, not merely which side leads:
+  a vote that lifts the turnout to the quorum while approvals lead turns a close that would
+  reject into one that accepts, and extends, though the leading side never changed (and a
+  vote that swaps the leading side below the quorum changes nothing: the close rejects
+  either way). Votes between the old and the new close count, and the tally at the old
+  close leaves the claim alone.
 - Accepted: in the same transaction the whole escrow goes to the claimants' payout accounts
   by their shares (largest remainder), every active pledge is awarded, the fund's other open
   claims are superseded and the fund is awarded. The award's transfer key is `award:{fund}`,
@@ -95,7 +101,11 @@ def _result(claim: Claim, *, closed: bool) -> str | None:
 
 
 def extension_for(claim: Claim) -> timedelta:
-    """The late-swing extension: a quarter of the claim's window, at most 24 hours."""
+    """The late-swing extension: a quarter of the claim's window, at most 24 hours.
+
+    It is also how late a swing must come to earn it: `vote_cast` extends only for a vote
+    cast within this long of the close.
+    """
     return min(timedelta(hours=claim.vote_window_hours) / 4, MAX_EXTENSION)
 
 
@@ -264,7 +274,15 @@ def claim_withdraw(*, user, claim_id: int) -> Claim:
 
 @money_operation
 def vote_cast(*, user, claim_id: int, approve: bool, reason: str = "") -> VoteOutcome:
-    """Record (or change) a backer's vote with the weight the claim's snapshot gave them."""
+    """Record (or change) a backer's vote with the weight the claim's snapshot gave them.
+
+    Then decide the claim if the result can no longer change; otherwise, if this vote changed
+    the outcome the window's close would give (`result(..., closed=True)`: approvals ahead
+    *and* the quorum reached, else rejected) and came within `extension_for(claim)` of the
+    close, push the close back by that much, once per claim. The comparison is of outcomes,
+    quorum included, so the backers get time to answer any vote that changes what the close
+    would decide, not only one that swaps the leading side.
+    """
     reason = (reason or "").strip()
     if not isinstance(approve, bool):
         raise ReasonRequired("Say whether you approve or reject the claim.")

@@ -254,6 +254,56 @@ def test_late_swing_extends_the_window_once(fund, backers, claimant):
     assert claim.closes_at == closes + timedelta(hours=18)
 
 
+def test_after_an_extension_votes_between_the_old_and_the_new_close_count(fund, backers, claimant):
+    claim = claim_on(fund, claimant)  # 72 h window: extension is 18 h
+    vote_cast(user=backers[1], claim_id=claim.pk, approve=True)  # at close this would accept
+    claim = later(claim, hours=60)  # 12 h left
+    old_close = claim.closes_at
+    vote_cast(user=backers[1], claim_id=claim.pk, approve=False, reason="Found a hole.")  # swings: extended
+    claim.refresh_from_db()
+    assert claim.closes_at == old_close + timedelta(hours=18)
+
+    claim = later(claim, hours=13)  # the old close passed an hour ago; 17 h of the extension are left
+    assert claim.closes_at - timedelta(hours=18) < timezone.now() < claim.closes_at
+
+    # The tally at (and after) the old close leaves the claim alone: its window is the new one.
+    assert claims_tally(now=claim.closes_at - timedelta(hours=18)) == 0
+    assert claims_tally() == 0
+    assert claim_tally(claim_id=claim.pk).status == ClaimStatus.VOTING
+    # And a backer can still answer the swing: the vote is taken and counted.
+    outcome = vote_cast(user=backers[0], claim_id=claim.pk, approve=True)
+    assert (outcome.claim.status, outcome.claim.approve_cents, outcome.claim.reject_cents) == (
+        ClaimStatus.VOTING,
+        1_000,
+        3_000,
+    )
+    assert TimelineEvent.objects.filter(claim=claim, kind=EventKind.VOTED, user=backers[0]).exists()
+
+    later(claim, hours=17)  # now the new close has passed: decided by the close rule
+    assert claims_tally() == 1
+    assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.REJECTED  # 10 approve vs 30 reject
+    assert ledger_violations() == []
+
+
+def test_a_late_vote_that_brings_the_quorum_extends_though_the_leading_side_stays(make_fund, claimant):
+    """The swing is in the outcome the close would give, quorum included: approvals led all along,
+    but below the quorum the close would reject; the vote that reaches it would make it accept."""
+    fund = make_fund(quorum_percent=50)
+    a, b, c = (UserFactory(username=name) for name in ("a", "b", "c"))
+    for person, cents in ((a, 2_000), (b, 3_000), (c, 5_000)):
+        back(person, fund, cents)
+    claim = claim_on(fund, claimant)
+    vote_cast(user=a, claim_id=claim.pk, approve=True)  # 20 % turnout: the close would reject
+    claim = later(claim, hours=60)
+    closes = claim.closes_at
+
+    vote_cast(user=b, claim_id=claim.pk, approve=True)  # 50 % turnout, all approving: it would accept
+
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.VOTING  # half is not more than half: not decided early
+    assert claim.extended and claim.closes_at == closes + timedelta(hours=18)
+
+
 def test_a_swing_before_the_last_quarter_does_not_extend(fund, backers, claimant):
     claim = claim_on(fund, claimant)
     vote_cast(user=backers[1], claim_id=claim.pk, approve=True)
