@@ -403,7 +403,9 @@ def _run_wrk(target, clients, seconds, threads, replay, run_id, out_file) -> Loa
         "BENCH_OUT": out_file,
         "BENCH_COOKIE": target.cookie,
     }
-    wrk = shutil.which("wrk") or "/usr/bin/wrk"
+    if not shutil.which("wrk"):  # a fresh machine: Debian's wrk, as the test set-up installs its packages
+        services.ensure_packages({"wrk": lambda: bool(shutil.which("wrk"))})
+    wrk = shutil.which("wrk")
     cmd = [
         wrk,
         "-t",

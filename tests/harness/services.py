@@ -46,8 +46,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def ensure_packages():
-    missing = [name for name, present in PACKAGES.items() if not present()]
+def ensure_packages(packages=None):
+    """Install the Debian packages of `packages` (name -> "is it there?"; default PACKAGES) that are missing."""
+    missing = [name for name, present in (packages or PACKAGES).items() if not present()]
     if not missing:
         return
     _apt_install(missing)
@@ -57,7 +58,7 @@ def _apt_install(missing):
     command = ["apt-get", "install", "-y", "-q", *missing]
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         sys.exit(
-            f"The tests need system packages that are missing. Install them with:\n  sudo {' '.join(command)}"
+            f"This needs system packages that are missing. Install them with:\n  sudo {' '.join(command)}"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print(f"[harness] installing {' '.join(missing)}", file=sys.stderr)
