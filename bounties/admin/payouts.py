@@ -97,18 +97,20 @@ def approvals(payout: Payout) -> str:
 
 
 ACTIONS = (
-    # url name, label, icon, shown when
-    ("approve", "Approve", "check", can_approve),
-    ("mark_paid", "Mark paid", "tick-inverse", can_settle),
-    ("mark_failed", "Mark failed", "warning", can_settle),
+    # url name, label, icon, shown when, lets money leave (never offered to the payout's own winner)
+    ("approve", "Approve", "check", can_approve, True),
+    ("mark_paid", "Mark paid", "tick-inverse", can_settle, True),
+    ("mark_failed", "Mark failed", "warning", can_settle, False),
 )
 
 
-def action_buttons(payout: Payout, button_class, **kwargs):
+def action_buttons(payout: Payout, button_class, *, staff, **kwargs):
+    """The actions `staff` may take on `payout` now (the services refuse the rest anyway)."""
+    own = payout.user_id == staff.pk
     return [
         button_class(label, url=reverse(f"money_payouts:{name}", args=(payout.pk,)), icon_name=icon, **kwargs)
-        for name, label, icon, shown in ACTIONS
-        if shown(payout)
+        for name, label, icon, shown, releases_money in ACTIONS
+        if shown(payout) and not (own and releases_money)
     ]
 
 
@@ -119,7 +121,7 @@ class PayoutIndexView(MoneyIndexView):
     def get_list_more_buttons(self, instance):
         buttons = super().get_list_more_buttons(instance)
         if is_finance(self.request.user):
-            buttons += action_buttons(instance, Button, priority=30)
+            buttons += action_buttons(instance, Button, staff=self.request.user, priority=30)
         return buttons
 
 
@@ -129,7 +131,7 @@ class PayoutInspectView(MoneyInspectView):
     def get_header_buttons(self):
         buttons = super().get_header_buttons()
         if is_finance(self.request.user):
-            buttons += action_buttons(self.object, HeaderButton)
+            buttons += action_buttons(self.object, HeaderButton, staff=self.request.user)
         return buttons
 
     def get_approvals_display_value(self):

@@ -338,21 +338,34 @@ def needs_two_approvals(payout: Payout) -> bool:
     return payout.amount_cents > settings.PAYOUT_DUAL_APPROVAL_CENTS
 
 
-def _lock_manual(payout_id: int, staff) -> Payout:
+def _lock_manual(payout_id: int, staff, *, releases_money: bool = False) -> Payout:
+    """Lock a manual payout that Finance `staff` may act on now, or refuse in words.
+
+    `releases_money` for the actions that let money leave (approving, marking paid): those are
+    refused to the payout's own winner whatever their role, or a Finance member could pay
+    themselves with no second pair of eyes (below the threshold alone, above it as either
+    approver). Marking one's own payout failed stays allowed: it only returns the money to
+    their own payout balance.
+    """
     _require_finance(staff)
     payout = _lock_payout(payout_id)
     if payout.method != MANUAL:
         raise PayoutNotAllowed("This payout is sent by Stripe; staff cannot approve or mark it.")
     if payout.status in (PayoutStatus.PAID, PayoutStatus.FAILED):
         raise PayoutNotAllowed(f"This payout is already {payout.status}.")
+    if releases_money and payout.user_id == staff.pk:
+        raise PayoutNotAllowed(
+            "This is your own payout: another member of Finance must approve it and mark it paid."
+        )
     return payout
 
 
 @money_operation
 def payout_approve(*, payout_id: int, staff) -> Payout:
     """Approve a manual payout. Above PAYOUT_DUAL_APPROVAL_CENTS it needs two approvals by two
-    different Finance staff; the first sets `approved_by`, the second `second_approved_by`."""
-    payout = _lock_manual(payout_id, staff)
+    different Finance staff; the first sets `approved_by`, the second `second_approved_by`.
+    Never by the payout's own winner."""
+    payout = _lock_manual(payout_id, staff, releases_money=True)
     if payout.approved_by_id is None:
         payout.approved_by = staff
         payout.status = PayoutStatus.APPROVED
@@ -375,11 +388,11 @@ def payout_approve(*, payout_id: int, staff) -> Payout:
 def payout_mark_paid(*, payout_id: int, staff, reference: str) -> Payout:
     """Record that Finance paid a manual payout (bank reference required). At or below the
     threshold one staff member may do it directly (recorded as its approver); above it, only
-    after two different approvals."""
+    after two different approvals. Never by the payout's own winner."""
     reference = (reference or "").strip()
     if not reference:
         raise PayoutNotAllowed("Give the bank or provider reference of the payment.")
-    payout = _lock_manual(payout_id, staff)
+    payout = _lock_manual(payout_id, staff, releases_money=True)
     if needs_two_approvals(payout):
         if payout.approved_by_id is None or payout.second_approved_by_id is None:
             raise PayoutNotAllowed(

@@ -150,6 +150,31 @@ def test_two_different_members_approve_then_one_marks_it_paid(client, fiona, fra
     assert ledger_violations() == []
 
 
+def test_a_finance_member_is_told_they_cannot_approve_or_pay_their_own_payout(client, fiona, payout, winner):
+    winner.groups.add(Group.objects.get(name=FINANCE_GROUP))  # Wendy works in Finance
+    winner.user_permissions.add(
+        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+    )
+    client.force_login(winner)
+    refusal = (
+        "This is your own payout: another member of Finance must approve it and mark it paid. No money moved."
+    )
+
+    response, said = post(client, url("approve", payout))
+    assert (response.status_code, response.url, said) == (302, url("inspect", payout), [refusal])
+    response, said = post(client, url("mark_paid", payout), {"reference": "BANK-OWN"})
+    assert (response.status_code, response.url, said) == (302, url("inspect", payout), [refusal])
+    payout.refresh_from_db()
+    assert (payout.status, payout.approved_by, payout.reference) == (PayoutStatus.REQUESTED, None, "")
+    # Nor are those actions offered to her (a colleague sees them).
+    inspect = client.get(url("inspect", payout)).content.decode()
+    assert url("approve", payout) not in inspect and url("mark_paid", payout) not in inspect
+    assert url("mark_failed", payout) in inspect
+    client.force_login(fiona)
+    assert url("approve", payout) in client.get(url("inspect", payout)).content.decode()
+    assert ledger_violations() == []
+
+
 def test_marking_it_failed_returns_the_money(client, fiona, payout, winner):
     client.force_login(fiona)
     _, said = post(client, url("mark_failed", payout), {"reason": "The bank returned it."})

@@ -392,6 +392,43 @@ def test_only_finance_staff_act_on_payouts(requested, finance, settings):
         payout_approve(payout_id=payout.pk + 1000, staff=superuser)
 
 
+@pytest.mark.parametrize("cents", [100_000, 200_000])  # one approver enough; two needed
+def test_finance_staff_do_not_approve_or_pay_their_own_payout(requested, finance, winner, cents):
+    fiona, frank = finance
+    winner.groups.add(Group.objects.get(name=FINANCE_GROUP))  # Wendy works in Finance herself
+    payout = requested(cents)
+    before = moved()
+
+    with pytest.raises(PayoutNotAllowed) as approving:
+        payout_approve(payout_id=payout.pk, staff=winner)
+    with pytest.raises(PayoutNotAllowed) as paying:
+        payout_mark_paid(payout_id=payout.pk, staff=winner, reference="BANK-OWN")
+    assert approving.value.user_message == (
+        "This is your own payout: another member of Finance must approve it and mark it paid. No money moved."
+    )
+    assert paying.value.user_message == approving.value.user_message
+    assert moved() == before
+    payout.refresh_from_db()
+    assert (payout.status, payout.approved_by, payout.reference, payout.paid_at) == (
+        PayoutStatus.REQUESTED,
+        None,
+        "",
+        None,
+    )
+
+    # Not as the second approver either, nor to record a payment others approved.
+    payout_approve(payout_id=payout.pk, staff=fiona)
+    if cents > 100_000:
+        with pytest.raises(PayoutNotAllowed, match="your own payout"):
+            payout_approve(payout_id=payout.pk, staff=winner)
+        payout_approve(payout_id=payout.pk, staff=frank)
+    with pytest.raises(PayoutNotAllowed, match="your own payout"):
+        payout_mark_paid(payout_id=payout.pk, staff=winner, reference="BANK-OWN")
+    assert Payout.objects.get(pk=payout.pk).status == PayoutStatus.APPROVED
+    assert payout_mark_paid(payout_id=payout.pk, staff=fiona, reference="BANK-1").status == PayoutStatus.PAID
+    assert ledger_violations() == []
+
+
 def test_a_failed_payout_returns_the_money_to_the_payout_balance(requested, finance, winner):
     fiona, frank = finance
     payout = requested(200_000)
