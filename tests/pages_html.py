@@ -3,7 +3,10 @@
 Tests read HTML through this module, never by splitting or pattern-matching the markup:
 
 - `parse_html(html)` gives the document as `Element`s: `find` / `find_all` by tag, class
-  and attributes, `text` (the readable text, whitespace collapsed), `get(attribute)`.
+  and attributes, `text` (the readable text, whitespace collapsed), `get(attribute)`,
+  `outline()` (the element as nested tuples, to compare two renders of it).
+- `field_value(html, name)` is a form field's value; `link_targets(document)` is where a
+  reader can go from the page (what the site crawl follows).
 - `parse_page(html)` reads it the way a link-preview crawler does (meta tags, links,
   <title>, and every attribute value and text in <head> and in the hero).
 """
@@ -81,6 +84,11 @@ class Element:
         """
         return " ".join(re.split(r"[ \t\n\r\f]+", "".join(self.strings()))).strip()
 
+    def outline(self) -> tuple:
+        """This element as nested tuples (tag, attributes, children), its text as written: equal outlines, equal markup."""
+        children = tuple(child.outline() if isinstance(child, Element) else child for child in self.children)
+        return (self.tag, tuple(self.attrs.items()), children)
+
     def values(self):
         """Every non-empty attribute value and every text inside, this element's own attributes first."""
         yield from (value for value in self.attrs.values() if value)
@@ -125,6 +133,26 @@ def parse_html(html: str | bytes) -> Element:
     builder.feed(html.decode() if isinstance(html, bytes) else html)
     builder.close()
     return builder.root
+
+
+def field_value(html: str | bytes, name: str) -> str | None:
+    """The value of the first <input> called `name`; fails the test if there is none."""
+    return parse_html(html).find("input", name=name).get("value")
+
+
+def link_targets(document: Element) -> list[str]:
+    """Where a reader can go from here, in document order: every <a href> and every GET form's action.
+
+    What a crawler follows (a form that POSTs is not followed).
+    """
+    targets = []
+    for element in document.iter():
+        if element.tag == "a" and element.get("href"):
+            targets.append(element.get("href"))
+        elif element.tag == "form" and element.get("action"):
+            if (element.get("method") or "get").lower() == "get":
+                targets.append(element.get("action"))
+    return targets
 
 
 class Page:

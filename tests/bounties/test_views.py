@@ -1,6 +1,5 @@
 """The backer's pages, request by request: what each form says, and what money moved (or did not)."""
 
-import re
 import uuid
 from unittest import mock
 
@@ -16,6 +15,7 @@ from bounties.services.ledger import ledger_violations, wallet_for
 from bounties.services.pledging import pledge_create
 from tests.factories import UserFactory
 from tests.money import top_up
+from tests.pages_html import field_value
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,10 @@ def redirects(response, url):
 
 
 def hidden_key(response):
-    return re.search(r'name="key" value="([0-9a-f-]{36})"', response.content.decode()).group(1)
+    """The idempotency key the page's form was served with: a UUID in its canonical form."""
+    key = field_value(response.content, "key")
+    assert key == str(uuid.UUID(key)), key
+    return key
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from django_q.scheduler import scheduler
 from wagtail.models import Revision
 
 from home.models import HomePage
+from tests.pages_html import head_and_hero_text, parse_page
 
 
 def hero(client=None):
-    html = (client or Client()).get("/").content.decode()
-    return html.split('<section class="fund-list">')[0]
+    """What the homepage's <head> and hero say: the featured fund, and not the list of the others."""
+    return head_and_hero_text(parse_page((client or Client()).get("/").content))
 
 
 def test_the_worker_publishes_a_scheduled_featured_fund(home_page, make_fund):

@@ -7,7 +7,6 @@ render memo (pagecache/memo.py) must be byte for byte the page rendered without 
 """
 
 from collections import deque
-from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
@@ -16,6 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from pagecache import memo
+from tests.pages_html import link_targets, parse_page
 
 pytestmark = pytest.mark.django_db  # load_demo's money operations run inside the test transaction
 
@@ -33,28 +33,6 @@ SKIP = (
 MAX_PAGES = 300
 
 
-class Links(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.links, self.title = [], None
-        self._in_title = False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "a" and attrs.get("href"):
-            self.links.append(attrs["href"])
-        if tag == "form" and (attrs.get("method") or "get").lower() == "get" and attrs.get("action"):
-            self.links.append(attrs["action"])
-        self._in_title = tag == "title"
-
-    def handle_data(self, data):
-        if self._in_title and self.title is None and data.strip():
-            self.title = data.strip()
-
-    def handle_endtag(self, tag):
-        self._in_title = False
-
-
 def crawl(client, start="/"):
     """{path: response} for every same-site page reachable from `start` (redirects not followed)."""
     seen, queue = {}, deque([start])
@@ -66,10 +44,9 @@ def crawl(client, start="/"):
         seen[path] = response
         if response.status_code != 200 or not response["Content-Type"].startswith("text/html"):
             continue
-        parser = Links()
-        parser.feed(response.content.decode())
-        response.title = parser.title
-        for href in parser.links:
+        page = parse_page(response.content)
+        response.title = page.title.strip()
+        for href in link_targets(page.document):
             url = urlsplit(urldefrag(urljoin("http://testserver" + path, href))[0])
             if url.netloc not in ("testserver", "localhost") or url.path.startswith(SKIP):
                 continue
