@@ -2,9 +2,10 @@
 
 As elsewhere, each view parses its input, calls one service and says what happened. The fund
 page is cached for anonymous readers, so its follow form (`bounties/includes/follow_form.html`)
-carries no CSRF token: for an anonymous reader it is a GET to the follow page here, which asks
-for the address with a token; a signed-in reader (never served from the cache) follows in one
-click. Links from emails work without logging in; a bad link gets a page that says so (400).
+carries no CSRF token: it is a GET to the follow page here, which asks an anonymous reader for
+the address with a token. A signed-in reader (never served from the cache) follows in one click
+once their account's address is verified (it confirmed a follow by its link); before that, the
+button sends the confirmation link to it, as for anyone. Links from emails work without logging in; a bad link gets a page that says so (400).
 """
 
 from django import forms
@@ -23,6 +24,7 @@ from bounties.models import Follower, FundPage
 from bounties.services.following import (
     LinkInvalid,
     LinkUsed,
+    address_verified,
     email_preferences_get,
     email_preferences_update,
     follow_confirm,
@@ -54,8 +56,9 @@ def _link_refused(request, error: LinkInvalid):
     return render(request, "bounties/link_invalid.html", {"message": error.user_message}, status=400)
 
 
-def _follows_with_account(request) -> bool:
-    return request.user.is_authenticated and bool(request.user.email)
+def _account_email(request) -> str:
+    """The signed-in reader's account address, which the follow page offers instead of a form ("" if none)."""
+    return request.user.email if request.user.is_authenticated else ""
 
 
 @require_http_methods(["GET", "POST"])
@@ -64,8 +67,11 @@ def follow_view(request, fund_id):
     page = get_object_or_404(selectors.public_funds(), pk=fund_id)
     if request.method == "GET":
         form = FollowForm(initial={"email": request.GET.get("email", "")[:254]})
-        return render(request, "bounties/follow.html", {"page": page, "form": form})
-    if _follows_with_account(request):
+        context = {"page": page, "form": form, "account_email": _account_email(request)}
+        context["one_click"] = bool(context["account_email"]) and address_verified(user=request.user)
+        return render(request, "bounties/follow.html", context)
+    account_email = _account_email(request)
+    if account_email and address_verified(user=request.user):
         follow_now(fund_id=page.pk, user=request.user)
         return render(request, "bounties/follow_done.html", {"page": page, "followed": True})
     rate = getattr(settings, "FOLLOW_RATE_LIMIT", FOLLOW_RATE)
@@ -75,6 +81,11 @@ def follow_view(request, fund_id):
         )
         response["Retry-After"] = "3600"
         return response
+    if account_email:  # not verified yet: the link goes to the account's address, as for anyone
+        follow_request(fund_id=page.pk, email=account_email, user=request.user)
+        return render(
+            request, "bounties/follow_done.html", {"page": page, "followed": False, "email": account_email}
+        )
     form = FollowForm(request.POST)
     if not form.is_valid():
         return render(request, "bounties/follow.html", {"page": page, "form": form}, status=400)

@@ -5,7 +5,11 @@ unconfirmed `Follower` and sends a signed link (an outbox row, event `follow_con
 directly rather than through `stage` so no social channel or webhook hears of it). At most one
 confirmation a `CONFIRM_EVERY` goes to an address for a fund, so the form cannot be used to
 flood someone's inbox; the row is locked while that is checked, so two requests at once send one.
-A signed-in user's own account email counts as verified: `follow_now` follows in one step.
+Signing up does not verify an address (anyone may register with someone else's), so a signed-in
+user follows in one step (`follow_now`) only once their account's address is verified
+(`address_verified`): a follow of theirs, at that very address, was confirmed by the link sent to
+it. Until then a signed-in follow is a double opt-in like an anonymous one, the link going to the
+account's address; confirming it verifies the account for every later follow.
 
 `unsubscribe` takes the signed token of any list email (a follower's or a backer's): it marks the
 address unsubscribed from that fund, writing a `Follower` row if the address only backed it, so the
@@ -52,8 +56,45 @@ class LinkUsed(LinkInvalid):
     default_message = "This link has already been used."
 
 
-def follow_request(*, fund_id: int, email: str) -> Follower:
+class AddressNotVerified(BountiesError):
+    """A one-click follow by a signed-in user whose account address no confirmation link has verified."""
+
+    code = "address_not_verified"
+    default_message = "Your account's address is not confirmed yet: we send it a link first."
+
+    @property
+    def user_message(self):
+        return self.message
+
+
+def address_verified(*, user) -> bool:
+    """Whether `user` has shown they read mail at their account's current address: a follow of theirs at
+    that address was confirmed by the link sent to it (the project keeps no other verification record).
+
+    A follow confirmed without an account (the link's follower had no user) does not count: whoever
+    registers with an address later has not shown it is theirs. Neither does a one-click follow.
+    """
+    if not user.is_authenticated or not user.email:
+        return False
+    email = normalize(user.email)
+    confirmed = set(
+        Follower.objects.filter(user=user, email=email, confirmed_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    if not confirmed:
+        return False
+    links = Outbox.objects.filter(channel=CHANNEL, event=FOLLOW_CONFIRM, recipient=email).values_list(
+        "payload", flat=True
+    )
+    return any(payload.get("follower") in confirmed for payload in links)
+
+
+def follow_request(*, fund_id: int, email: str, user=None) -> Follower:
     """Keep an unconfirmed follow of `fund_id` by `email` and send it a confirmation link, at most once an hour.
+
+    `user`: the signed-in user asking for their account's address (`email`); the follow is theirs, so
+    confirming its link verifies that address for their later follows (`address_verified`).
 
     Says nothing different when the address already follows (nothing is sent then): the page
     must not tell a stranger who follows what.
@@ -66,6 +107,9 @@ def follow_request(*, fund_id: int, email: str) -> Follower:
         follower = Follower.objects.select_for_update().get(fund_id=fund_id, email=email)
         if follower.is_active:
             return follower
+        if user is not None and follower.user_id is None:
+            follower.user = user
+            follower.save(update_fields=["user"])
         recent = Outbox.objects.filter(
             channel=CHANNEL,
             event=FOLLOW_CONFIRM,
@@ -111,11 +155,16 @@ def follow_confirm(*, token: str) -> Follower:
 
 
 def follow_now(*, fund_id: int, user) -> Follower:
-    """A signed-in user follows with their account's address (verified by signing up with it)."""
+    """A signed-in user whose account address is verified follows with it in one step.
+
+    Raises AddressNotVerified otherwise (the caller sends a confirmation link: `follow_request`).
+    """
     email = normalize(user.email)
     now = timezone.now()
     with transaction.atomic(durable=True):
         Fund.objects.get(pk=fund_id)
+        if not address_verified(user=user):
+            raise AddressNotVerified()
         follower, _ = Follower.objects.get_or_create(fund_id=fund_id, email=email, defaults={"user": user})
         follower = Follower.objects.select_for_update().get(pk=follower.pk)
         if not follower.is_active:

@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
+from bounties.announcers.email import confirm_token
 from bounties.services.claims import claim_submit, vote_cast
-from bounties.services.following import follow_now
+from bounties.services.following import follow_confirm, follow_request
 from bounties.services.pledging import pledge_create
 from tests.factories import UserFactory
 from tests.money import back, top_up
@@ -31,6 +32,12 @@ def section(response, name: str) -> str:
     found = re.search(rf'<section class="dashboard__section {name}".*?</section>', html, re.S)
     assert found, f"no {name} section"
     return found.group(0)
+
+
+def follow(fund, user):
+    """`user` follows `fund` with their account's address, confirmed by the link sent to it."""
+    follower = follow_request(fund_id=fund.pk, email=user.email, user=user)
+    follow_confirm(token=confirm_token(follower))
 
 
 @pytest.fixture
@@ -57,8 +64,8 @@ def example(make_fund):
         user=alice, fund_id=docs.pk, statement="We wrote them.", url=WORK, co_claimants=[("carol", 2_500)]
     )
     # Alice follows the audit by email; Bob follows the port.
-    follow_now(fund_id=audit.pk, user=alice)
-    follow_now(fund_id=port.pk, user=bob)
+    follow(audit, alice)
+    follow(port, bob)
     return {
         "alice": alice,
         "bob": bob,
@@ -226,7 +233,7 @@ def test_the_query_count_does_not_grow_with_pledges_votes_claims_or_follows(clie
         top_up(alice, 1_000)
         pledge_create(user=alice, fund_id=fund.pk, amount_cents=1_000, key=str(uuid.uuid4()))
         back(bob, fund, 5_000)
-        follow_now(fund_id=fund.pk, user=alice)
+        follow(fund, alice)
         claim = claim_submit(user=carol, fund_id=fund.pk, statement="Done.", url=WORK)
         if n < 3:
             vote_cast(user=alice, claim_id=claim.pk, approve=True)

@@ -126,16 +126,70 @@ def test_a_forged_confirmation_link_is_refused_with_a_clear_page(client, fund):
     assert pending.confirmed_at is None
 
 
-def test_a_signed_in_user_follows_with_one_click(client, fund, user):
+def confirm_by_link(client, address):
+    """Deliver what is due, open the one confirmation email to `address` and press its Confirm button."""
+    deliver_due()
+    [message] = [m for m in mail.outbox if m.to == [address] and "Confirm" in m.subject]
+    mail.outbox.clear()
+    path = urlsplit(link_in(message.body, r"http://\S+/follow/confirm/\S+/")).path
+    return client.post(path)
+
+
+def test_a_signed_in_user_with_an_unconfirmed_address_is_sent_the_link(client, fund, user):
+    # Signing up does not verify an address: anyone may register with someone else's. Until the
+    # account's address has confirmed a follow, a signed-in follow is a double opt-in like any other.
     client.force_login(user)
     assertContains(
         client.get(fund.url), f'action="/funds/{fund.pk}/follow/"'
     )  # the same form for every reader
-    assertContains(client.get(f"/funds/{fund.pk}/follow/"), f"Follow with {user.email}</button>")
-    assertContains(client.post(f"/funds/{fund.pk}/follow/"), f"You follow {fund.title}")
-    assert Follower.objects.get(fund_id=fund.pk, email=user.email).is_active
+    assertContains(
+        client.get(f"/funds/{fund.pk}/follow/"), f"Send the confirmation link to {user.email}</button>"
+    )
+    assertContains(client.post(f"/funds/{fund.pk}/follow/"), "Check your inbox")
+    pending = Follower.objects.get(fund_id=fund.pk, email=user.email)
+    assert (pending.is_active, pending.user) == (False, user)
+
+    assertContains(confirm_by_link(client, user.email), f"You follow {fund.title}")
+    pending.refresh_from_db()
+    assert pending.is_active
+
+
+def test_once_the_address_confirmed_a_follow_the_next_fund_is_one_click(client, fund, make_fund, user):
+    client.force_login(user)
+    client.post(f"/funds/{fund.pk}/follow/")
+    confirm_by_link(client, user.email)
+
+    other = make_fund(title="Fix the kernel bug", slug="fix-the-kernel-bug")
+    assertContains(client.get(f"/funds/{other.pk}/follow/"), f"Follow with {user.email}</button>")
+    assertContains(client.post(f"/funds/{other.pk}/follow/"), f"You follow {other.title}")
+    assert Follower.objects.get(fund_id=other.pk, email=user.email).is_active
     deliver_due()
-    assert not mail.outbox  # no confirmation: the account's own address counts as verified
+    assert not sent_to(user.email, containing="Confirm")  # verified by the first link: no second one
+
+
+def test_a_changed_account_address_must_confirm_again(client, fund, make_fund, user):
+    client.force_login(user)
+    client.post(f"/funds/{fund.pk}/follow/")
+    confirm_by_link(client, user.email)
+    user.email = "new-address@example.com"
+    user.save(update_fields=["email"])
+
+    other = make_fund(title="Fix the kernel bug", slug="fix-the-kernel-bug")
+    assertContains(client.post(f"/funds/{other.pk}/follow/"), "Check your inbox")
+    assert not Follower.objects.get(fund_id=other.pk, email=user.email).is_active
+    deliver_due()
+    assert len(sent_to("new-address@example.com", containing="Confirm")) == 1
+
+
+def test_an_anonymous_confirmation_of_the_address_does_not_verify_an_account(client, fund, make_fund, user):
+    # Someone confirmed a follow for the address without signing in; an account registered with that
+    # address later has not shown it controls it.
+    client.post(f"/funds/{fund.pk}/follow/", {"email": user.email})
+    confirm_by_link(client, user.email)
+    client.force_login(user)
+    other = make_fund(title="Fix the kernel bug", slug="fix-the-kernel-bug")
+    assertContains(client.post(f"/funds/{other.pk}/follow/"), "Check your inbox")
+    assert not Follower.objects.get(fund_id=other.pk, email=user.email).is_active
 
 
 def test_follow_requests_from_one_network_are_limited(client, fund, settings):

@@ -1,6 +1,8 @@
 """A reader follows a fund by email: the fund page's form → the confirmation email (from the real
 outbox, into Django's locmem mail outbox, which the live server shares in-process) → the link's
-Confirm button → "You follow". Also: the footer's How it works link leads to that page.
+Confirm button → "You follow". A signed-in reader is sent the link too (signing up verifies no
+address), and once it is confirmed follows the next fund with one click. Also: the footer's How it
+works link leads to that page.
 """
 
 import re
@@ -14,11 +16,13 @@ import bounties.announcers.email  # noqa: F401  (registers the email audience an
 from bounties.models import Follower
 from bounties.services.delivery import deliver_due
 from content.models import ContentPage
+from tests.factories import UserFactory
 from tests.ui.a11y import screenshot
 
 pytestmark = pytest.mark.ui
 
 READER = "reader@example.com"
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +78,60 @@ def test_reader_follows_a_fund_by_email_and_confirms_by_the_link(live_server, br
     follower.refresh_from_db()
     assert follower.confirmed_at is not None
     screenshot(browser, "reader-follow-confirmed")
+
+
+def log_in(browser, wait, live_server, username):
+    browser.get(f"{live_server.url}/accounts/login/?next=/wallet/")
+    wait.visible("#id_username").send_keys(username)
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    with wait.navigation():
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait.path("/wallet/")
+
+
+def follow_from_the_fund_page(browser, wait, live_server, fund):
+    """The fund page's Follow button (no address typed: the follow page offers the account's)."""
+    browser.get(live_server.url + fund.url)
+    form = wait.visible("form.follow-form")
+    with wait.navigation():
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.path(f"/funds/{fund.pk}/follow/")
+    return wait.clickable("main form.follow-form button[type=submit]")
+
+
+def test_a_signed_in_reader_confirms_once_then_follows_with_one_click(
+    live_server, browser, wait, fund, make_fund
+):
+    user = UserFactory(username="reader", email=READER)
+    user.set_password(PASSWORD)
+    user.save()
+    log_in(browser, wait, live_server, "reader")
+
+    # Not verified yet: the button sends the link to the account's address; nothing is followed.
+    button = follow_from_the_fund_page(browser, wait, live_server, fund)
+    assert button.text == f"Send the confirmation link to {READER}"
+    with wait.navigation():
+        button.click()
+    assert wait.visible("h1").text == "Check your inbox"
+    assert not Follower.objects.get(fund_id=fund.pk, email=READER).is_active
+
+    browser.get(live_server.url + confirmation_path())
+    with wait.navigation():
+        wait.clickable("main form button[type=submit]").click()
+    assert wait.visible("h1").text == "You follow Audit TrueCrypt"
+    mail.outbox.clear()
+
+    # Confirmed once: the next fund is one click, and no second link is sent.
+    other = make_fund(title="Fix the kernel bug", slug="fix-the-kernel-bug")
+    button = follow_from_the_fund_page(browser, wait, live_server, other)
+    assert button.text == f"Follow with {READER}"
+    with wait.navigation():
+        button.click()
+    assert wait.visible("h1").text == "You follow Fix the kernel bug"
+    assert Follower.objects.get(fund_id=other.pk, email=READER).is_active
+    deliver_due()
+    assert not [m for m in mail.outbox if m.to == [READER]]
+    screenshot(browser, "reader-follow-one-click")
 
 
 def test_the_footer_leads_from_the_homepage_to_how_it_works(live_server, browser, wait, home_page, fund):
