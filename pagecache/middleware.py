@@ -94,7 +94,7 @@ HEADER = "X-Page-Cache"
 
 def request_may_use_cache(request) -> bool:
     """Anonymous, cookie-less (as far as rendering goes) GET/HEAD of a live page; never a preview."""
-    if request.method not in ("GET", "HEAD") or request.path.startswith(_skipped_prefixes()):
+    if request.method not in ("GET", "HEAD") or request.path.startswith(skipped_prefixes()):
         return False
     # Wagtail renders previews through the middleware with a dummy request for the page's URL.
     if getattr(request, "is_dummy", False) or getattr(request, "is_preview", False):
@@ -109,12 +109,12 @@ def request_may_use_cache(request) -> bool:
     return "HTTP_AUTHORIZATION" not in request.META
 
 
-def _skipped_prefixes():
+def skipped_prefixes():
     # Paths that are never pages: not worth a cache round trip (static files, the admin, the API).
     return (settings.STATIC_URL, settings.MEDIA_URL, *settings.PAGE_CACHE_SKIP_PREFIXES)
 
 
-def _normalized_query(request):
+def normalized_query(request):
     """`(query, tracked)`: the query string the entry is keyed on, and whether tracking
     parameters were dropped from it; `(None, False)` when the request must bypass the cache.
 
@@ -139,7 +139,7 @@ def _normalized_query(request):
 
 
 def entry_key(request, query=""):
-    """The cache key of a request's entry (`query` as `_normalized_query` keys it).
+    """The cache key of a request's entry (`query` as `normalized_query` keys it).
 
     Scheme and host are part of the key: feeds and a few links are absolute.
     """
@@ -147,7 +147,7 @@ def entry_key(request, query=""):
     return ENTRY_PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
-def _is_page_view(request) -> bool:
+def is_page_view(request) -> bool:
     match = getattr(request, "resolver_match", None)
     return match is not None and match.url_name in settings.PAGE_CACHE_VIEWS
 
@@ -156,7 +156,7 @@ def _refusal(request, response):
     """Why this response must not be stored (None when it may be)."""
     if response.status_code != 200 or response.streaming:
         return "status"
-    if not _is_page_view(request):
+    if not is_page_view(request):
         return "view"
     if response.cookies:
         return "sets a cookie"
@@ -176,7 +176,7 @@ def _refusal(request, response):
 def _mark_private(request, response, reason="bypass"):
     """A page response that was not (and must not be) cached anywhere on the way (a personal page
     built from an entry, `pagecache.personal`, says so already)."""
-    if _is_page_view(request) or getattr(request, "is_preview", False):
+    if is_page_view(request) or getattr(request, "is_preview", False):
         if not response.has_header("Cache-Control"):
             patch_cache_control(response, private=True, no_cache=True)
         if not response.has_header(HEADER):
@@ -246,7 +246,7 @@ class PageCacheMiddleware:
             return _mark_private(request, self.get_response(request))
         if local.is_not_page(request.path):
             return self.get_response(request)
-        query, tracked = _normalized_query(request)
+        query, tracked = normalized_query(request)
         if query is None:
             return _mark_private(request, self.get_response(request), "bypass (parameters)")
         key = entry_key(request, query)
@@ -278,7 +278,7 @@ class PageCacheMiddleware:
             return _mark_private(request, self.get_response(request))
 
         response = self.get_response(request)
-        if getattr(request, "resolver_match", None) is not None and not _is_page_view(request):
+        if getattr(request, "resolver_match", None) is not None and not is_page_view(request):
             local.mark_not_page(request.path)
         refusal = "tracking parameters" if tracked else _refusal(request, response)
         if refusal is None:

@@ -10,6 +10,13 @@ with that part rendered for this request, like an edge-side include. The cached 
 is never changed, and nothing personal is ever stored: each personal answer is built per
 request and marked `private, no-cache`.
 
+Two doors build it. `PersonalHitMiddleware`, right after the page cache, serves a reader this
+process verified in the last minute (`pagecache.readers`) from one session read, before the
+rest of the stack runs, with the parts rendered once per process and only their CSRF token put
+in. Everyone else goes down the stack to `PersonalPageMiddleware`, which checks the reader in
+full (and remembers the answer), renders the parts from the request, and also handles a
+flash message waiting.
+
 No entry is used unless it is one an anonymous reader would be served now (fresh, current
 generation). Without one, the page is fetched as an anonymous reader would fetch it (a request
 without cookies through the whole stack, which renders and stores it, or waits for another
@@ -23,25 +30,33 @@ import io
 import pickle
 import time
 from functools import cache
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.contrib.messages.storage.session import SessionStorage
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.core.signals import setting_changed
 from django.http import HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.template.context_processors import csrf
 from django.template.loader import get_template
 from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html
 from django.utils.module_loading import import_string
 
+from pagecache.generation import local
 from pagecache.middleware import (
     HEADER,
-    _is_page_view,
-    _normalized_query,
     entry_key,
     fresh_entry,
+    is_page_view,
+    normalized_query,
     request_may_use_cache,
+    skipped_prefixes,
 )
+from pagecache.readers import known_reader, remember_reader
 
 # Each part, by name: the template that renders it, from `request` and the context below.
 PARTS = {
@@ -62,20 +77,63 @@ def markers(name: str) -> tuple[str, str]:
 def render_part(name: str, request) -> str:
     """The part as this request's reader sees it, between its markers."""
     start, end = markers(name)
-    values = {"request": request, "messages": get_messages(request), **csrf(request)}
+    values = {
+        "request": request,
+        "signed_in": request.user.is_authenticated,
+        "messages": get_messages(request),
+        **csrf(request),
+    }
     return f"{start}{get_template(PARTS[name]).render(values)}{end}"
 
 
-def personalise(content: str, request) -> str | None:
-    """`content` with every part rendered for `request`; None if a part's markers are missing."""
+# Stands for the reader's CSRF token in a part rendered once per process (`reader_parts`).
+TOKEN_PLACEHOLDER = "PERSONALCSRFTOKENPLACEHOLDER"
+
+
+@cache
+def _rendered_once(signed_in: bool) -> dict[str, str]:
+    start, end = markers("account")
+    account = get_template(PARTS["account"]).render({"signed_in": signed_in, "csrf_token": TOKEN_PLACEHOLDER})
+    start_messages, end_messages = markers("messages")
+    no_messages = get_template(PARTS["messages"]).render({"messages": []})
+    return {"account": f"{start}{account}{end}", "messages": f"{start_messages}{no_messages}{end_messages}"}
+
+
+setting_changed.connect(lambda **kwargs: _rendered_once.cache_clear(), weak=False)
+
+
+def reader_parts(signed_in: bool, token: str | None) -> dict[str, str]:
+    """The parts of a reader with no message waiting: the same for every such reader but the
+    token, so rendered once per process and signed-in state, with the token put in."""
+    parts = _rendered_once(signed_in)
+    return {**parts, "account": parts["account"].replace(TOKEN_PLACEHOLDER, token or "")}
+
+
+def personalise(content: str, parts: dict[str, str]) -> str | None:
+    """`content` with every part replaced by `parts[name]`; None if a part's markers are missing."""
     for name in PARTS:
         start, end = markers(name)
         begin = content.find(start)
         finish = content.find(end, begin)
         if begin < 0 or finish < 0:
             return None
-        content = content[:begin] + render_part(name, request) + content[finish + len(end) :]
+        content = content[:begin] + parts[name] + content[finish + len(end) :]
     return content
+
+
+def personal_response(stored: HttpResponse, parts: dict[str, str], state: str) -> HttpResponse | None:
+    """A private copy of the anonymous response `stored`, with the reader's parts in it."""
+    content = personalise(stored.content.decode(stored.charset), parts)
+    if content is None:
+        return None
+    response = HttpResponse(content, status=200)
+    for name, value in stored.items():
+        if name.lower() not in NOT_COPIED:
+            response[name] = value
+    response["Cache-Control"] = "private, no-cache"
+    patch_vary_headers(response, ["Cookie"])
+    response[HEADER] = f"personal ({state})"
+    return response
 
 
 @cache
@@ -99,7 +157,7 @@ class PersonalPageMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not self._candidate(request):
             return None
-        query, _tracked = _normalized_query(request)
+        query, _tracked = normalized_query(request)
         if query is None:
             return None
         entry = fresh_entry(entry_key(request, query), time.time())
@@ -119,11 +177,13 @@ class PersonalPageMiddleware:
             return False
         if getattr(request, "is_dummy", False) or getattr(request, "is_preview", False):
             return False
-        if "HTTP_AUTHORIZATION" in request.META or not _is_page_view(request):
+        if "HTTP_AUTHORIZATION" in request.META or not is_page_view(request):
             return False
         if request_may_use_cache(request):  # the anonymous path is rendering it for the cache
             return False
-        return not _renders_in_full()(request.user)
+        in_full = _renders_in_full()(request.user)
+        remember_reader(request, editor=in_full)  # the next page view takes PersonalHitMiddleware's path
+        return not in_full
 
     def _fetch_anonymous(self, request) -> HttpResponse | None:
         """The page as a reader without cookies gets it now, through the whole stack (which stores it)."""
@@ -146,14 +206,70 @@ class PersonalPageMiddleware:
 
     @staticmethod
     def _personal(request, stored: HttpResponse, state: str) -> HttpResponse | None:
-        content = personalise(stored.content.decode(stored.charset), request)
-        if content is None:
+        return personal_response(stored, {name: render_part(name, request) for name in PARTS}, state)
+
+
+class PersonalHitMiddleware:
+    """Second in MIDDLEWARE, after the page cache: a reader with cookies whom this process has
+    verified lately (`pagecache.readers`) gets the fresh anonymous entry with their parts before
+    the rest of the stack runs, as an anonymous hit does: one session read, no database query.
+
+    Anything else goes on down the stack to `PersonalPageMiddleware` (or a full render): no
+    fresh entry, a reader not verified lately, an editor, a message waiting (its part is rendered
+    from the messages storage there), a session that is empty (the session middleware deletes
+    its cookie) or cannot be read. Only the two middleware hooks this path needs run here: the
+    CSRF middleware's, for the log-out form's token and its cookie, exactly as on the long path.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.csrf = CsrfViewMiddleware(get_response)
+        self.sessions = import_module(settings.SESSION_ENGINE).SessionStore
+
+    def __call__(self, request):
+        return self._hit(request) or self.get_response(request)
+
+    def _hit(self, request) -> HttpResponse | None:
+        if not self._candidate(request):
             return None
-        response = HttpResponse(content, status=200)
-        for name, value in stored.items():
-            if name.lower() not in NOT_COPIED:
-                response[name] = value
-        response["Cache-Control"] = "private, no-cache"
-        patch_vary_headers(response, ["Cookie"])
-        response[HEADER] = f"personal ({state})"
+        query, _tracked = normalized_query(request)
+        if query is None:
+            return None
+        entry = fresh_entry(entry_key(request, query), time.time())
+        if entry is None:
+            return None
+        reader = self._reader(request)
+        if reader is None or reader.editor:
+            return None
+        token = None
+        if reader.signed_in:
+            self.csrf.process_request(request)
+            token = get_token(request)
+        response = personal_response(pickle.loads(entry[2]), reader_parts(reader.signed_in, token), "hit")
+        if response is not None and token is not None:
+            response = self.csrf.process_response(request, response)
         return response
+
+    @staticmethod
+    def _candidate(request) -> bool:
+        if not settings.PAGE_CACHE or request.method not in ("GET", "HEAD"):
+            return False
+        if request.path.startswith(skipped_prefixes()) or local.is_not_page(request.path):
+            return False
+        if getattr(request, "is_dummy", False) or getattr(request, "is_preview", False):
+            return False
+        if "HTTP_AUTHORIZATION" in request.META or CookieStorage.cookie_name in request.COOKIES:
+            return False
+        return not request_may_use_cache(request)  # that one the page cache answered or is rendering
+
+    def _reader(self, request):
+        key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if not key:
+            return known_reader({})  # only a CSRF cookie: an anonymous reader
+        try:
+            data = dict(self.sessions(key).items())
+        except Exception:  # a session store that is down: the long path says so
+            return None
+        if not data or SessionStorage.session_key in data:
+            return None
+        return known_reader(data)

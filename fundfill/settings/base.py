@@ -79,6 +79,8 @@ MIDDLEWARE = [
     # First: a cached page is served before any other middleware runs, with the headers they
     # added when it was stored (pagecache/middleware.py).
     "pagecache.middleware.PageCacheMiddleware",
+    # Then a signed-in reader verified lately: the cached page with their parts (pagecache/personal.py).
+    "pagecache.personal.PersonalHitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -52,6 +52,7 @@ def personal(context, name):
     for this request and marked, so a signed-in reader's page can be built from the cached
     anonymous one with only this part rendered for them (`pagecache.personal`)."""
     start, end = personal_parts.markers(name)
-    with context.push():
+    user = getattr(context.get("request"), "user", None)
+    with context.push(signed_in=bool(user is not None and user.is_authenticated)):
         html = context.template.engine.get_template(personal_parts.PARTS[name]).render(context)
     return start + html + end  # all three safe: the markers and the rendered template

@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 from wagtail.models import PageViewRestriction
 
 from pagecache.middleware import HEADER
-from pagecache.personal import markers
+from pagecache.personal import TOKEN_PLACEHOLDER, markers
 from tests.factories import FundUpdatePageFactory, UserFactory, publish
 from tests.pages_html import parse_html
 
@@ -77,7 +77,8 @@ def test_a_signed_in_reader_first_fills_the_cache_with_the_anonymous_page(site, 
 def test_the_log_out_form_carries_this_readers_token_and_works(site, user):
     Client().get(FUND)
     client = signed_in(user)
-    response = client.get(FUND)
+    client.get(FUND)  # the reader checked in full ...
+    response = client.get(FUND)  # ... so this page is built before the rest of the stack runs
     token = parse_html(response.content).find("input", name="csrfmiddlewaretoken").get("value")
     assert token and "csrftoken" in response.cookies  # the token's cookie came with it
 
@@ -135,9 +136,54 @@ def test_editors_get_their_userbar_on_a_full_render(site):
     assert "wagtail-userbar" in response.content.decode()
 
 
-def test_a_personal_hit_reads_only_the_reader(site, user, django_assert_num_queries):
+def test_a_personal_hit_reads_nothing_from_the_database(site, user, django_assert_num_queries):
     Client().get(FUND)
     client = signed_in(user)
-    client.get(FUND)  # the session is in Redis now, and whether they edit is cached
-    with django_assert_num_queries(1):  # the user row (the session comes from Redis)
-        assert client.get(FUND)[HEADER] == "personal (hit)"
+    first = client.get(FUND)  # checks the reader in full: the user row and whether they edit
+    with django_assert_num_queries(0):  # then only the session (Redis) for a minute
+        second = client.get(FUND)
+    assert first[HEADER] == second[HEADER] == "personal (hit)"
+    # The same page both ways, but for the token, which is masked afresh on every response.
+    assert without_token(first.content.decode()) == without_token(second.content.decode())
+    token = parse_html(second.content).find("input", name="csrfmiddlewaretoken").get("value")
+    assert token and token != TOKEN_PLACEHOLDER and "csrftoken" in second.cookies
+
+
+def without_token(html: str) -> str:
+    form = parse_html(html).find("input", name="csrfmiddlewaretoken")
+    return html.replace(form.get("value"), "") if form is not None else html
+
+
+def test_the_verified_reader_is_checked_again_once_their_account_changes(site, user):
+    Client().get(FUND)
+    client = signed_in(user)
+    client.get(FUND)
+    assert "Log out" in client.get(FUND).content.decode()  # from what this process verified
+
+    user.is_active = False
+    user.save()  # forgotten by this process at once: the next page view checks in full
+    response = client.get(FUND)
+    assert response[HEADER] == "personal (hit)"
+    html = response.content.decode()
+    assert "Log in" in html and "Log out" not in html
+
+
+def test_a_reader_who_becomes_an_editor_gets_the_full_render_at_once(site, user):
+    Client().get(FUND)
+    client = signed_in(user)
+    client.get(FUND)
+    user.is_superuser = True  # superusers edit (no permission cache to wait for)
+    user.save()
+    response = client.get(FUND)
+    assert response[HEADER] == "bypass" and "wagtail-userbar" in response.content.decode()
+
+
+def test_a_logged_out_session_gets_the_logged_out_links(site, user):
+    Client().get(FUND)
+    client = signed_in(user)
+    client.get(FUND)
+    client.get(FUND)
+    token = parse_html(client.get(FUND).content).find("input", name="csrfmiddlewaretoken").get("value")
+    assert client.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
+    html = client.get(FUND).content.decode()
+    assert "Log in" in html and "Log out" not in html
