@@ -15,6 +15,9 @@ change is a transfer or a recorded field, and each staff action is in Wagtail's 
 - Lock order: the payout row (staff actions, recording), then accounts by id. A request
   locks the user's payout account and the external account in id order, so concurrent
   requests of one winner run one after the other and never exceed the balance.
+- Telling: a payout recorded paid (by Stripe's answer or by Finance) stages the winner's
+  receipt, the public `payout_sent` announcement and a "paid out" entry on the timeline of
+  each fund whose award it pays, in that same transaction (`_stage_paid`).
 - Nothing external runs inside a transaction: Stripe is called before (onboarding) or after
   (sending) the money operations, and an unreachable Stripe leaves the payout requested for
   the sweep (`payouts_send_pending`).
@@ -27,7 +30,7 @@ from datetime import datetime, timedelta
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 from wagtail.log_actions import log
@@ -42,10 +45,21 @@ from bounties.errors import (
     PayoutNotAllowed,
     PayoutOnHold,
 )
-from bounties.models import Account, AccountKind, ConnectedAccount, Payout, PayoutStatus, TransferKind
+from bounties.models import (
+    Account,
+    AccountKind,
+    Claim,
+    ClaimStatus,
+    ConnectedAccount,
+    Entry,
+    EventKind,
+    Payout,
+    PayoutStatus,
+    TransferKind,
+)
 from bounties.money import check_amount, fingerprint, format_cents
 from bounties.payments.stripe_gateway import configure
-from bounties.services import announcing, money_operation
+from bounties.services import announcing, claims, money_operation
 from bounties.services.ledger import external_account, payout_for, transfer_post
 
 logger = logging.getLogger("fundfill.payments")
@@ -309,13 +323,98 @@ def payout_record(*, payout_id: int, ok: bool, provider_id: str = "", reason: st
 
 
 def _stage_paid(payout: Payout):
-    """The winner's receipt: their payout was sent (in the transaction that records it)."""
+    """What a sent payout tells, in the transaction that records it as paid (so once, like the
+    status change it follows: a payout already paid is never recorded paid again):
+
+    - the winner's private receipt (`payout_receipt`, key `payout:{pk}:paid`);
+    - on each fund whose award money it pays, a public `PAID_OUT` timeline event with the amount
+      (`payout_allocation`), on the accepted claim's timeline as well when a claim won it;
+    - one public `payout_sent` announcement (key `payout:{pk}:sent`), naming the fund it draws
+      most from (the older award on a tie). One post per payout, not per fund: the timeline
+      carries the detail. A payout no award can be traced to (none in the ledger) is announced
+      nowhere, since the message needs a fund to name.
+    """
     announcing.stage(
         key=f"payout:{payout.pk}:paid",
         event="payout_receipt",
         user=payout.user_id,
         amount_cents=payout.amount_cents,
     )
+    parts = payout_allocation(payout)
+    # On the accepted claim's own timeline too, where a claim paid the award (one per fund).
+    accepted = Claim.objects.filter(
+        fund_id__in=[fund_id for fund_id, _ in parts], status=ClaimStatus.ACCEPTED
+    )
+    claim_of = {claim.fund_id: claim for claim in accepted}
+    for fund_id, cents in parts:
+        claims.record(
+            fund_id,
+            EventKind.PAID_OUT,
+            claim=claim_of.get(fund_id),
+            user=payout.user,
+            at=payout.paid_at,
+            amount_cents=cents,
+            payout=payout.pk,
+        )
+    if parts:
+        fund_id, cents = max(parts, key=lambda part: part[1])  # max keeps the first of equals
+        announcing.stage(
+            key=f"payout:{payout.pk}:sent",
+            event="payout_sent",
+            fund=fund_id,
+            payout=payout.pk,
+            amount_cents=cents,
+        )
+
+
+def payout_allocation(payout: Payout) -> list[tuple[int, int]]:
+    """Which funds' award money a paid `payout` pays out: `[(fund id, cents), …]`, oldest award first.
+
+    First in, first out: the winner's awards in the order they were credited, against their paid
+    payouts in the order they were paid; this payout takes the next `amount_cents` after every
+    payout paid before it. Only paid payouts count, because paid is final: a payout still
+    requested may fail and return its money, so it has taken nothing from any award yet, and a
+    paid one's share never moves afterwards. Paying two payouts of one winner at once would let
+    both read the same "paid before", so the winner's payout account is locked first (after the
+    payout row, in the module's lock order), and the second waits and reads the first's.
+    Awarded money the ledger cannot trace (more paid out than awarded: never, while
+    `ledger_check` passes) is left unallocated.
+
+    Chosen over recording each payout on the fund of the winner's most recent award not yet
+    fully paid: that is one fund per payout, so a payout that spans two awards would be shown
+    whole on one fund and not at all on the other, and a fund's "paid out" entries would no
+    longer add up to what its award has had paid. FIFO keeps each fund's entries summing to at
+    most its award, and to all of it once the winner has been paid that much.
+    """
+    Account.objects.select_for_update().filter(kind=AccountKind.PAYOUT, user_id=payout.user_id).exists()
+    paid_before = (
+        Payout.objects.filter(user_id=payout.user_id, status=PayoutStatus.PAID)
+        .exclude(pk=payout.pk)
+        .aggregate(t=Sum("amount_cents"))["t"]
+        or 0
+    )
+    awards = (
+        Entry.objects.filter(
+            account__kind=AccountKind.PAYOUT,
+            account__user_id=payout.user_id,
+            transfer__kind=TransferKind.AWARD,
+            transfer__fund__isnull=False,
+            amount__gt=0,
+        )
+        .order_by("transfer__created_at", "transfer_id", "pk")
+        .values_list("transfer__fund_id", "amount")
+    )
+    start, end = paid_before, paid_before + payout.amount_cents
+    parts: dict[int, int] = {}  # insertion-ordered: oldest award first
+    awarded = 0
+    for fund_id, cents in awards:
+        taken = min(end, awarded + cents) - max(start, awarded)
+        if taken > 0:
+            parts[fund_id] = parts.get(fund_id, 0) + taken
+        awarded += cents
+        if awarded >= end:
+            break
+    return list(parts.items())
 
 
 # --- Manual payouts (Finance staff) ---------------------------------------------------------------

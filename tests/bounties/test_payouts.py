@@ -31,16 +31,20 @@ from bounties.models import (
     Account,
     AccountKind,
     ConnectedAccount,
+    EventKind,
     Fund,
     FundStatus,
+    Outbox,
     Payout,
     PayoutStatus,
     Pledge,
     PledgeStatus,
+    TimelineEvent,
     Transfer,
     TransferKind,
 )
 from bounties.services import money_operation
+from bounties.services.claims import claim_submit, vote_cast
 from bounties.services.ledger import escrow_for, ledger_violations, payout_for, transfer_post
 from bounties.services.payouts import (
     FINANCE_GROUP,
@@ -49,6 +53,7 @@ from bounties.services.payouts import (
     payout_approve,
     payout_fail,
     payout_mark_paid,
+    payout_record,
     payout_request,
     payouts_send,
     payouts_send_pending,
@@ -463,6 +468,76 @@ def test_a_failed_payout_returns_the_money_to_the_payout_balance(requested, fina
     assert ledger_violations() == []
 
 
+def paid_out_events(user):
+    """The public timeline's "paid out" entries for `user`: (fund, cents, payout), oldest first."""
+    events = TimelineEvent.objects.filter(kind=EventKind.PAID_OUT, user=user).order_by("at", "pk")
+    return [(e.fund_id, e.data["amount_cents"], e.data["payout"]) for e in events]
+
+
+def sent_announcements():
+    """The public `payout_sent` rows staged: (dedupe key, fund, payout)."""
+    rows = Outbox.objects.filter(event="payout_sent").order_by("pk")
+    return [(row.dedupe_key, row.fund_id, row.payload["payout"]) for row in rows]
+
+
+def test_a_paid_payout_is_announced_once_and_paid_out_on_each_fund_it_draws_from(
+    finance, winner, make_fund, settings, client
+):
+    settings.ANNOUNCERS = "console"
+    fiona, _ = finance
+    first, second = make_fund(title="First", slug="first"), make_fund(title="Second", slug="second")
+    award(winner, 60_000, fund=first, key="a")  # the older award
+    award(winner, 50_000, fund=second, key="b")
+    payout = payout_request(user=winner, amount_cents=100_000, key="p", now=after_hold()).payout
+    assert sent_announcements() == [] and paid_out_events(winner) == []  # requested is not sent
+
+    payout_mark_paid(payout_id=payout.pk, staff=fiona, reference="BANK-1")
+
+    # First in, first out: the $1,000 pays all of First's $600 award and $400 of Second's.
+    assert paid_out_events(winner) == [(first.pk, 60_000, payout.pk), (second.pk, 40_000, payout.pk)]
+    # One public announcement, naming the fund it draws most from; the private receipt as before.
+    assert sent_announcements() == [(f"payout:{payout.pk}:sent:console", first.pk, payout.pk)]
+    assert Outbox.objects.filter(
+        event="payout_receipt", dedupe_key__startswith=f"payout:{payout.pk}:paid"
+    ).exists()
+
+    # Paying it again, or a replayed provider answer, stages and records nothing more.
+    before = (sent_announcements(), paid_out_events(winner), Outbox.objects.count())
+    with pytest.raises(PayoutNotAllowed, match="already paid"):
+        payout_mark_paid(payout_id=payout.pk, staff=fiona, reference="BANK-1")
+    assert payout_record(payout_id=payout.pk, ok=True, provider_id="again").status == PayoutStatus.PAID
+    assert (sent_announcements(), paid_out_events(winner), Outbox.objects.count()) == before
+
+    # The next payout takes up where the last left off: the rest of Second's award.
+    nxt = payout_request(user=winner, amount_cents=10_000, key="q", now=after_hold()).payout
+    payout_mark_paid(payout_id=nxt.pk, staff=fiona, reference="BANK-2")
+    assert paid_out_events(winner)[2:] == [(second.pk, 10_000, nxt.pk)]
+    assert sent_announcements()[1:] == [(f"payout:{nxt.pk}:sent:console", second.pk, nxt.pk)]
+
+    # Each fund's public timeline shows what of its award has been paid out.
+    assert "wendy was paid out $600 of the award" in client.get(first.url).content.decode()
+    page = client.get(second.url).content.decode()
+    assert "wendy was paid out $400 of the award" in page and "wendy was paid out $100 of the award" in page
+    assert ledger_violations() == []
+
+
+def test_a_payout_of_a_claim_s_award_is_on_that_claim_s_timeline(finance, fund, settings):
+    fiona, _ = finance
+    backer, winner = UserFactory(username="bob"), UserFactory(username="wendy")
+    top_up(backer, 5_000)
+    pledge_create(user=backer, fund_id=fund.pk, amount_cents=5_000, key="p")
+    claim = claim_submit(user=winner, fund_id=fund.pk, statement="Done.", url="https://example.com/w")
+    vote_cast(user=backer, claim_id=claim.pk, approve=True)  # accepted: $50 to Wendy's payout balance
+    payout = payout_request(user=winner, amount_cents=5_000, key="p", now=after_hold()).payout
+
+    payout_mark_paid(payout_id=payout.pk, staff=fiona, reference="BANK-9")
+
+    (event,) = selectors.timeline(claim_id=claim.pk).filter(kind=EventKind.PAID_OUT)
+    assert (event.fund_id, event.user, event.data["amount_cents"]) == (fund.pk, winner, 5_000)
+    assert sent_announcements() == [(f"payout:{payout.pk}:sent:console", fund.pk, payout.pk)]
+    assert ledger_violations() == []
+
+
 # --- Stripe Connect, against the fake Stripe server --------------------------------------------
 
 
@@ -543,10 +618,13 @@ def test_a_stripe_payout_is_one_transfer_with_its_idempotency_key(fake_stripe, o
     )
     assert (payout.status, payout.provider_id) == (PayoutStatus.PAID, sent.response["id"])
     assert payout.paid_at is not None
+    assert sent_announcements() == [(f"payout:{payout.pk}:sent:console", fund.pk, payout.pk)]
+    assert paid_out_events(winner) == [(fund.pk, 7_500, payout.pk)]
     # Sending again (the sweep, a retried task) asks Stripe nothing and changes nothing.
     assert payouts_send(payout.pk).status == PayoutStatus.PAID
     assert payouts_send_pending() == 0
     assert len(fake_stripe.posts("/v1/transfers")) == 1
+    assert len(sent_announcements()) == 1 and len(paid_out_events(winner)) == 1
     assert payout_balance(winner) == 0
     assert ledger_violations() == []
 
