@@ -117,6 +117,53 @@ def test_sixty_rejects_with_a_reason_and_the_fund_reopens(fund, backers, claiman
     assert ledger_violations() == []
 
 
+# --- What the decisions announce -------------------------------------------------------------------
+
+
+def staged(event: str) -> list[tuple[str, dict]]:
+    """The console channel's rows of `event` (settings ANNOUNCERS = "console"): (dedupe key, payload)."""
+    rows = Outbox.objects.filter(event=event, channel="console").order_by("pk")
+    return [(row.dedupe_key, row.payload) for row in rows]
+
+
+def test_an_accepted_claim_stages_claim_decided_and_fund_awarded_once(fund, backers, claimant, settings):
+    settings.ANNOUNCERS = "console"
+    claim = claim_on(fund, claimant)
+    assert staged("claim_decided") == [] and staged("fund_awarded") == []
+
+    vote_cast(user=backers[2], claim_id=claim.pk, approve=True)  # accepted at once
+    claim_tally(claim_id=claim.pk)  # a tally after the decision: nothing to decide, nothing staged
+    later(claim, hours=claim.vote_window_hours)
+    claims_tally()
+
+    assert staged("claim_decided") == [
+        (f"claim:{claim.pk}:decided:console", {"fund": fund.pk, "claim": claim.pk, "status": "accepted"})
+    ]
+    assert staged("fund_awarded") == [
+        (f"fund:{fund.pk}:awarded:console", {"fund": fund.pk, "claim": claim.pk, "amount_cents": 10_000})
+    ]
+
+
+def test_a_rejected_claim_stages_claim_decided_once_and_no_award(fund, backers, claimant, settings):
+    settings.ANNOUNCERS = "console"
+    early = claim_on(fund, claimant)
+    vote_cast(user=backers[2], claim_id=early.pk, approve=False, reason="The report is empty.")
+    at_close = claim_on(fund, claimant)  # the fund reopened: a second claim, rejected at its close
+    vote_cast(user=backers[1], claim_id=at_close.pk, approve=False, reason="Still empty.")
+    later(at_close, hours=at_close.vote_window_hours)
+    assert claims_tally() == 1
+    assert claims_tally() == 0
+
+    assert staged("claim_decided") == [
+        (f"claim:{early.pk}:decided:console", {"fund": fund.pk, "claim": early.pk, "status": "rejected"}),
+        (
+            f"claim:{at_close.pk}:decided:console",
+            {"fund": fund.pk, "claim": at_close.pk, "status": "rejected"},
+        ),
+    ]
+    assert staged("fund_awarded") == []
+
+
 # --- The decision rule -------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from bounties.models import (
     FundPage,
     FundStatus,
     FundTerms,
+    Outbox,
     Pledge,
     PledgeStatus,
     Refund,
@@ -76,6 +77,24 @@ def test_settling_twice_moves_nothing_the_second_time(fund):
     assert Transfer.objects.count() == transfers
     assert balances(user=ada).wallet_cents == 2_500
     assert Transfer.objects.filter(idempotency_key=f"settle:{pledge.pk}").count() == 1
+
+
+def test_a_failed_fund_stages_fund_failed_once(fund, settings):
+    settings.ANNOUNCERS = "console"
+    back(UserFactory(username="ada"), fund, 2_500)
+    back(UserFactory(username="bob"), fund, 4_000)
+    escrow_passes(fund)
+    rows = Outbox.objects.filter(event="fund_failed", channel="console")
+    assert not rows.exists()
+
+    assert funds_settle() == 2  # both pledges settled: the fund fails
+    assert Fund.objects.get(pk=fund.pk).status == FundStatus.FAILED
+    funds_settle()  # a second pass, and the command: the fund is failed already
+    call_command("settle_funds")
+
+    assert list(rows.values_list("dedupe_key", "payload")) == [
+        (f"fund:{fund.pk}:failed:console", {"fund": fund.pk})
+    ]
 
 
 def test_nothing_settles_before_the_pledges_own_escrow_date(fund):
