@@ -254,6 +254,8 @@ class PersonalHitMiddleware:
     def _candidate(request) -> bool:
         if not settings.PAGE_CACHE or request.method not in ("GET", "HEAD"):
             return False
+        if settings.SESSION_SAVE_EVERY_REQUEST:  # then every request must pass the session middleware
+            return False
         if request.path.startswith(skipped_prefixes()) or local.is_not_page(request.path):
             return False
         if getattr(request, "is_dummy", False) or getattr(request, "is_preview", False):
