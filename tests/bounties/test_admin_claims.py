@@ -3,7 +3,11 @@
 import pytest
 from django.urls import NoReverseMatch, reverse
 
+from bounties.models import RefundStatus
+from bounties.payments.local_gateway import REFUND_FAILS_CARD, SUCCESS_CARD, LocalGateway
+from bounties.services.cashouts import cashout_create, refunds_send
 from bounties.services.claims import claim_submit, vote_cast
+from bounties.services.deposits import deposit_create
 from bounties.services.pledging import pledge_create
 from tests.factories import UserFactory
 from tests.money import top_up
@@ -53,3 +57,31 @@ def test_editors_without_the_permission_do_not_see_claims(client, claim):
     client.force_login(editor)
     response = client.get(reverse("money_claims:index"))
     assert response.status_code in (302, 403)
+
+
+def refunded(username, card):
+    """A user pays $25 by card on the local gateway and cashes $10 of it out: the refund, sent."""
+    user = UserFactory(username=username)
+    deposit = deposit_create(user=user, amount_cents=2_500, gateway="local")
+    LocalGateway().pay(deposit, card)
+    (refund,) = refunds_send(cashout_create(user=user, amount_cents=1_000, key="back").cashout.pk)
+    return refund
+
+
+def test_the_card_refunds_filter_lists_the_failed_ones(admin_client, db):
+    failed = refunded("fay", REFUND_FAILS_CARD)
+    succeeded = refunded("sam", SUCCESS_CARD)
+    assert (failed.status, succeeded.status) == (RefundStatus.FAILED, RefundStatus.SUCCEEDED)
+    index = reverse("money_refunds:index")
+
+    def inspect(refund):
+        return reverse("money_refunds:inspect", args=(refund.pk,))
+
+    everything = admin_client.get(index).content.decode()
+    assert inspect(failed) in everything and inspect(succeeded) in everything
+    listing = admin_client.get(index, {"status": "failed"}).content.decode()
+    assert inspect(failed) in listing and "fay" in listing
+    assert "the card has expired or was cancelled" in listing  # why it failed
+    assert inspect(succeeded) not in listing and "sam" not in listing
+    done = admin_client.get(index, {"status": "succeeded"}).content.decode()
+    assert inspect(succeeded) in done and inspect(failed) not in done

@@ -145,7 +145,7 @@ def test_the_public_claim_shows_its_tally_and_a_rejects_reason_and_username(fund
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["approve_cents"], body["reject_cents"]) == ("voting", 1_000, 3_000)
-    assert (body["eligible_cents"], body["quorum_cents"]) == (10_000, body["quorum_cents"])
+    assert (body["eligible_cents"], body["quorum_cents"]) == (10_000, 1_000)  # the fund's 10 % quorum
     assert body["decided_at"] is None
     assert body["claimants"] == [{"username": "claimant", "share_bp": 10_000}]
     kinds = [event["kind"] for event in body["timeline"]]

@@ -182,6 +182,9 @@ def test_the_claim_page_shows_the_tally_to_all_and_the_vote_form_only_to_backers
     assertContains(response, "claimant: 100%")
     assertContains(response, "of $100 that can vote")
     assertContains(response, 'class="tally__mark tally__mark--half"')
+    # The quorum mark sits at the claim's 10 % of the bar and says what must vote: $10 of $100.
+    assertContains(response, 'class="tally__mark tally__mark--quorum" style="left: 10%" title="Quorum"')
+    assertContains(response, "Quorum mark at 10 %: $10 must vote.")
     assertContains(response, "left</span> to vote")
     assertNotContains(response, 'class="form vote-form"')
     assertContains(response, "Log in</a> to vote")
