@@ -10,3 +10,8 @@ class BountiesConfig(AppConfig):
         # with the outbox (bounties.announcers.registry).
         from bounties import signals  # noqa: F401
         from bounties.announcers import email, webhook  # noqa: F401
+
+        # The local gateway hands its signed events to the webhook code, as Stripe posts them to the endpoint.
+        from bounties.payments import local_gateway, webhooks
+
+        local_gateway.connect_receiver(webhooks.receive)

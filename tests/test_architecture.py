@@ -3,7 +3,8 @@
 `fundfill/` (the project package: settings, urls, wsgi) imports the apps and nothing
 imports it; `base` and `pagecache` import only Django and Wagtail; the apps import them;
 `demo` builds the whole site and may import every app, but no app imports it. No two
-top-level packages import each other, and no two modules do.
+top-level packages import each other, and no modules import one another, directly or
+round a longer cycle.
 
 Imports are read with `ast` from every module, including the ones inside functions: an
 import moved into a function to dodge a cycle is still a dependency.
@@ -123,6 +124,40 @@ def mutual_modules(graph) -> list[tuple[str, str]]:
     return sorted((a, b) for a, targets in graph.items() for b in targets if a < b and a in graph.get(b, ()))
 
 
+def import_cycles(graph) -> list[list[str]]:
+    """Every set of modules that import one another round a cycle (Tarjan's strongly connected components)."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(module):
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+                on_stack.discard(component[-1])
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(cycles)
+
+
+def test_the_checker_sees_a_cycle_of_three():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert mutual_modules(graph) == []
+    assert import_cycles(graph) == [["a", "b", "c"]]
+
+
 def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path):
     module = tmp_path / "views.py"
     module.write_text("from . import models\n\ndef view():\n    from fundfill.views import signup\n")
@@ -153,3 +188,7 @@ def test_no_two_packages_import_each_other():
 
 def test_no_two_modules_import_each_other():
     assert mutual_modules(import_graph(source_modules())) == []
+
+
+def test_no_modules_import_one_another_round_a_cycle():
+    assert import_cycles(import_graph(source_modules())) == []

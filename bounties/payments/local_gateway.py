@@ -5,6 +5,11 @@ webhook code, so the real signature check and credit path run everywhere. It sig
 with `LocalGateway.webhook_secret()`, derived from SECRET_KEY; a site on `stripe` never
 accepts that secret.
 
+The webhook code is handed to it at start-up (`connect_receiver`, from BountiesConfig.ready),
+as Stripe is given the endpoint's URL: the receiver asks the site's gateway for the signing
+secret and credits through the deposit services, which ask for gateways too, so this module
+importing it would close a cycle.
+
 Refunds go nowhere and succeed, except to a payment made with Stripe's test card
 4000 0000 0000 5126, whose refunds fail (as a refund to a closed card does): its payment
 reference says so, since no card number is ever stored.
@@ -15,9 +20,11 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 
 import stripe
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from bounties.errors import CardDeclined, InvalidCard
@@ -32,6 +39,15 @@ DECLINE_MESSAGE = "Your card was declined (test card ending 0002)."
 # Stripe's test card whose charge succeeds and whose refunds fail.
 REFUND_FAILS_CARD = "4000000000005126"
 REFUND_FAILS_SUFFIX = "_refund_fails"
+
+# receive(payload, signature) -> (status, body): bounties.payments.webhooks.receive, once connected.
+_receiver: Callable[[bytes, str], tuple[int, dict]] | None = None
+
+
+def connect_receiver(receive: Callable[[bytes, str], tuple[int, dict]]) -> None:
+    """Deliver the local gateway's signed events to `receive`, the webhook code (BountiesConfig.ready)."""
+    global _receiver
+    _receiver = receive
 
 
 def normalise_card(number: str) -> str:
@@ -68,8 +84,6 @@ class LocalGateway:
         Raises InvalidCard for any other number (nothing recorded) and CardDeclined, naming
         the deposit, after the decline was recorded.
         """
-        from bounties.payments.webhooks import receive
-
         card = check_test_card(card)
         session = {
             "id": deposit.provider_id or f"cs_local_{deposit.uuid.hex}",
@@ -97,7 +111,11 @@ class LocalGateway:
         }
         payload = json.dumps(event)
         signature = stripe.WebhookSignature.generate_signature_header(payload, self.webhook_secret())
-        status, body = receive(payload.encode(), signature)
+        if _receiver is None:
+            raise ImproperlyConfigured(
+                "No webhook receiver connected to the local gateway (BountiesConfig.ready)."
+            )
+        status, body = _receiver(payload.encode(), signature)
         if status != 200:
             raise RuntimeError(f"local webhook refused: {body}")
         if card == DECLINE_CARD:
