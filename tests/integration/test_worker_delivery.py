@@ -20,9 +20,11 @@ Proved:
    the retry after it posts once;
 4. a pledge whose transaction fails after staging its milestone posts nothing;
 5. two hundred concurrent pledges, each crossing 25% alone, post each milestone once per channel;
-6. a daily cap defers the rest to tomorrow and says so on the row, even while the day's last post is
+6. a claim through to its award (submitted, voted, accepted, the fund awarded) and the fund's news
+   are each posted once on every channel;
+7. a daily cap defers the rest to tomorrow and says so on the row, even while the day's last post is
    still in flight on another worker (it counts; that was a bug);
-7. with the Redis broker, (1) again, and nothing goes through the ORM queue.
+8. with the Redis broker, (1) again, and nothing goes through the ORM queue.
 """
 
 import json
@@ -161,6 +163,28 @@ staged = sorted(
 result = {"fund": fund, "errors": [repr(e) for e in errors_of(results)], "staged": staged}
 """
 
+# A fund's claim through to its award, then its news: each event through the services.
+CLAIM_TO_AWARD = """
+from bounties.models import FundPage
+from bounties.services.claims import claim_submit, vote_cast
+from tests.factories import FundUpdatePageFactory
+
+fund = new_fund(TITLE)
+backers = [backer(f"{TITLE} backer {n}", 10_000) for n in range(2)]
+for person in backers:
+    pledge(person, fund, 10_000)  # 20% of $1,000 together: no milestone, so only the claim's events follow
+claimant = get_user_model().objects.create_user(username=CLAIMANT)
+claim = claim_submit(
+    user=claimant, fund_id=fund, statement="I did the work.", url="https://example.com/audit-report.pdf"
+)  # "claim_submitted"
+for person in backers:  # the second approval holds all the weight: accepted ("claim_decided"), then
+    outcome = vote_cast(user=person, claim_id=claim.pk, approve=True)  # the award ("fund_awarded")
+news = FundUpdatePageFactory(parent=FundPage.objects.get(pk=fund), title=NEWS, slug=slugify(NEWS))
+publish(news)  # "news_published"
+claim.refresh_from_db()
+result = {"fund": fund, "claim": claim.pk, "status": claim.status, "news": news.pk}
+"""
+
 CROSS_TWO = """
 fund = new_fund(TITLE)
 pledge(backer(TITLE + " backer", 50_000), fund, 50_000)  # 25% and 50% at once
@@ -184,7 +208,17 @@ def expected_texts(title, fund_id, events):
         elif event.startswith("backers:"):
             count = event.split(":")[1]
             texts[f"backers:{fund_id}:{count}"] = f"{title} now has {count} backers."
+        elif event == "awarded":
+            texts[f"fund:{fund_id}:awarded"] = f"{title} is awarded: "
     return texts
+
+
+def claim_texts(title, claimant, claim_id):
+    """What a claim's submission and its acceptance say (bounties/announcers/messages.py)."""
+    return {
+        f"claim:{claim_id}:submitted": f"{claimant} has claimed the bounty {title}.",
+        f"claim:{claim_id}:decided": f"The backers of {title} have accepted a claim on the bounty.",
+    }
 
 
 # --- the fakes, the database, the worker -----------------------------------------------------------
@@ -643,6 +677,28 @@ def test_two_hundred_concurrent_pledges_crossing_a_milestone_post_it_once_per_ch
         f" {time.monotonic() - started:.1f}s after the shell began"
     )
     assert_one_post_per_channel(fakes, cluster, rows, texts)
+
+
+def test_a_claim_through_to_its_award_and_the_funds_news_are_posted_once_on_every_channel(
+    fakes, database, base_env, events, cluster
+):
+    cluster.ensure(base_env)
+    started = time.monotonic()
+    title, claimant = _title("award"), f"claimant-{secrets.token_hex(3)}"
+    news_title = f"Audit report {secrets.token_hex(3)}"
+    result = events.run(CLAIM_TO_AWARD, TITLE=title, CLAIMANT=claimant, NEWS=news_title)
+    assert result["status"] == "accepted"
+    texts = {
+        **expected_texts(title, result["fund"], ["published", "awarded"]),
+        **claim_texts(title, claimant, result["claim"]),
+        f"news:{result['news']}:published": f"News from {title}: {news_title}",
+    }
+
+    rows = wait_for(lambda: all_sent(database, texts), "the claim's, the award's and the news's rows sent")
+    print(f"claim to award and news: 5 events x 4 channels in {time.monotonic() - started:.1f}s")
+    assert_one_post_per_channel(fakes, cluster, rows, texts)
+    # By the cluster's own tasks, from the nudges (no deliver_outbox ran here).
+    wait_for(lambda: worker_tasks_done(database, rows), "the worker's task results saved")
 
 
 def mastodon_posts_today(database):
