@@ -18,13 +18,16 @@ Proved:
    Mastodon's POSTs carry the row's Idempotency-Key;
 3. a 429 reschedules the row at the reset exactly (X and Bluesky), a pass before it sends nothing, and
    the retry after it posts once;
-4. a pledge whose transaction fails after staging its milestone posts nothing;
-5. two hundred concurrent pledges, each crossing 25% alone, post each milestone once per channel;
-6. a claim through to its award (submitted, voted, accepted, the fund awarded) and the fund's news
+4. a 5xx (X and Mastodon) backs the row off; once the backoff has passed, the sweep's nudge has the
+   worker post it once; X's duplicate-content 403 for a tweet the account already has is recorded
+   as that tweet, and nothing is posted twice;
+5. a pledge whose transaction fails after staging its milestone posts nothing;
+6. two hundred concurrent pledges, each crossing 25% alone, post each milestone once per channel;
+7. a claim through to its award (submitted, voted, accepted, the fund awarded) and the fund's news
    are each posted once on every channel;
-7. a daily cap defers the rest to tomorrow and says so on the row, even while the day's last post is
+8. a daily cap defers the rest to tomorrow and says so on the row, even while the day's last post is
    still in flight on another worker (it counts; that was a bug);
-8. with the Redis broker, (1) again, and nothing goes through the ORM queue.
+9. with the Redis broker, (1) again, and nothing goes through the ORM queue.
 """
 
 import json
@@ -46,7 +49,7 @@ import pytest
 
 from tests.fakes.bluesky_server import APP_PASSWORD, HANDLE, FakeBluesky
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
-from tests.fakes.x_server import FakeX
+from tests.fakes.x_server import DUPLICATE_DETAIL, FakeX
 from tests.integration.test_cross_process_publish import _with_path, environment
 
 pytestmark = pytest.mark.xdist_group("worker_delivery")
@@ -183,6 +186,33 @@ news = FundUpdatePageFactory(parent=FundPage.objects.get(pk=fund), title=NEWS, s
 publish(news)  # "news_published"
 claim.refresh_from_db()
 result = {"fund": fund, "claim": claim.pk, "status": claim.status, "news": news.pk}
+"""
+
+# The account already has the very tweet the fund's publication will post (an earlier post whose
+# answer was lost and whose reconciliation missed it, or someone posting it by hand): the shell posts
+# it through the row's own sender inside the publishing transaction, before the row is nudged.
+ALREADY_ON_X = """
+from django.db import transaction
+from bounties.announcers.registry import sender_for
+
+with transaction.atomic():
+    fund = new_fund(TITLE)
+    row = Outbox.objects.get(dedupe_key=f"fund:{fund}:published:twitter")
+    existing = sender_for(row).send(row)
+result = {"fund": fund, "existing": existing}
+"""
+
+# What the minute's sweep does (bounties.tasks.outbox_sweep): a delivery task on the broker for each
+# row due, which the cluster runs.
+SWEEP = """
+from bounties.tasks import outbox_sweep
+outbox_sweep()
+"""
+
+# A row's backoff, passed: due now, as it would be once its `next_attempt_at` came.
+BACKOFF_PASSED = """
+from django.utils import timezone
+Outbox.objects.filter(pk__in=IDS, status="pending").update(next_attempt_at=timezone.now())
 """
 
 CROSS_TWO = """
@@ -632,6 +662,11 @@ def test_a_rate_limit_is_retried_at_its_reset_and_not_before(fakes, database, ba
         assert attempts[1].at >= reset.timestamp(), (path, attempts[1].at, reset)
 
 
+def posted_text(request):
+    """The text of a POST to X (JSON `text`) or Mastodon (form `status`)."""
+    return request.form.get("text") or request.form.get("status") or ""
+
+
 def new_fund_only(events, title):
     return events.run('result = {"fund": new_fund(TITLE)}', TITLE=title)["fund"]
 
@@ -699,6 +734,63 @@ def test_a_claim_through_to_its_award_and_the_funds_news_are_posted_once_on_ever
     assert_one_post_per_channel(fakes, cluster, rows, texts)
     # By the cluster's own tasks, from the nudges (no deliver_outbox ran here).
     wait_for(lambda: worker_tasks_done(database, rows), "the worker's task results saved")
+
+
+def test_a_5xx_backs_off_then_the_worker_posts_once(fakes, database, base_env, events, cluster):
+    cluster.ensure(base_env)
+    posts = {"twitter": (fakes.x, "/2/tweets"), "mastodon": (fakes.mastodon, "/api/v1/statuses")}
+    for fake, path in posts.values():
+        fake.fail_next(503, method="POST", path=path)
+    title = _title("5xx")
+    fund = new_fund_only(events, title)
+    texts = expected_texts(title, fund, ["published"])
+    (key,) = texts
+
+    def backed_off():
+        rows = outbox(database, texts)
+        return (
+            rows
+            if all(
+                rows.get(f"{key}:{c}", {}).get("status") == "pending" and rows[f"{key}:{c}"]["attempts"] == 1
+                for c in posts
+            )
+            else None
+        )
+
+    rows = wait_for(backed_off, "X and Mastodon answered 503 and backed off")
+    for channel in posts:
+        row = rows[f"{key}:{channel}"]
+        assert "server error" in row["error"] and "503" in row["error"], (channel, row["error"])
+        assert row["next_attempt_at"] > datetime.now(UTC), channel  # not retried at once
+    assert not fakes.posts(title)["twitter"] and not fakes.posts(title)["mastodon"]
+
+    # The backoff (15-30 s for a first failure) has passed; the minute's sweep nudges the rows.
+    events.run(BACKOFF_PASSED, IDS=[rows[f"{key}:{c}"]["id"] for c in posts])
+    events.run(SWEEP)
+    rows = wait_for(lambda: all_sent(database, texts), "sent by the worker after the backoff")
+    assert_one_post_per_channel(fakes, cluster, rows, texts)
+    for channel, (fake, path) in posts.items():
+        tries = [r for r in fake.calls("POST", path) if title in posted_text(r)]
+        assert [r.status for r in tries] == [503, 201 if fake is fakes.x else 200], channel
+        assert rows[f"{key}:{channel}"]["attempts"] == 2, channel
+    wait_for(lambda: worker_tasks_done(database, rows), "the worker's task results saved")
+
+
+def test_xs_duplicate_content_refusal_records_the_existing_tweet(fakes, database, base_env, events, cluster):
+    cluster.ensure(base_env)
+    title = _title("duplicate")
+    result = events.run(ALREADY_ON_X, TITLE=title)
+    texts = expected_texts(title, result["fund"], ["published"])
+    (key,) = texts
+
+    rows = wait_for(lambda: all_sent(database, texts), "every row sent")
+    assert_one_post_per_channel(fakes, cluster, rows, texts)
+    # The worker's POST met X's duplicate-content 403; the row records the tweet that was there.
+    tries = [r for r in fakes.x.calls("POST", "/2/tweets") if title in posted_text(r)]
+    assert [r.status for r in tries] == [201, 403]  # the shell's post, then the worker's
+    assert tries[1].response["detail"] == DUPLICATE_DETAIL
+    assert rows[f"{key}:twitter"]["provider_id"] == result["existing"]
+    assert len(fakes.posts(title)["twitter"]) == 1
 
 
 def mastodon_posts_today(database):
