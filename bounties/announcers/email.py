@@ -50,6 +50,13 @@ from bounties.money import format_cents
 
 CHANNEL = "email"
 
+# A card refund that failed (`bounties.services.cashouts`): the money is back in the wallet, and
+# its owner is told as by a receipt. A private money event, so registered with the others (before
+# RECEIPT_EVENTS below is built, and before anything is staged: this module loads in `ready()`):
+# no social post, no webhook, an email that is never switched off.
+REFUND_FAILED = "refund_failed"
+PRIVATE_EVENTS.add(REFUND_FAILED)
+
 FOLLOWER_EVENTS = {"news_published", "claim_decided", "fund_awarded", "fund_failed"}
 # Event → the EmailPreference switch that lets a backer hear it.
 BACKER_EVENTS = {
@@ -244,6 +251,10 @@ def _receipt(event: str, payload: dict) -> Message | None:
         text, url = f"{amount} from your wallet is on its way back to your card.", site + reverse("wallet")
     elif event == "payout_receipt":
         text, url = f"Your payout of {amount} has been sent.", site + reverse("payouts")
+    elif event == REFUND_FAILED:
+        reason = payload.get("reason") or "the card's bank did not accept it"
+        text = f"Your card refund of {amount} failed ({reason}); the money is back in your wallet."
+        url = site + reverse("wallet")
     elif event in PROPOSAL_EVENTS:
         return _proposal_message(event, payload)
     elif event == SUPPORT_CONTACT:  # Finance staff's own words (finance.services.support_contact)

@@ -7,8 +7,8 @@ refunds sent to the gateway (`refunds_send`), each with the idempotency key
 `refund:{refund.uuid}`, so a resend after a timeout or from the sweep can never refund twice.
 
 Each answer is recorded once (`refund_record`): accepted, the refund is `succeeded`; refused or
-failed, it is `failed` and a reversal transfer (`cashout-reversal:{refund.pk}`) puts its money
-back in the wallet. A gateway that cannot be reached leaves the refund `pending` for the sweep
+failed, it is `failed`, a reversal transfer (`cashout-reversal:{refund.pk}`) puts its money
+back in the wallet, and its owner is emailed a `refund_failed` receipt. A gateway that cannot be reached leaves the refund `pending` for the sweep
 (`refunds_send_pending`). So at every moment the money is either in the wallet or on its way to
 a card, and the ledger says which.
 
@@ -278,6 +278,18 @@ def _refund_record(refund_id: int, *, ok: bool, provider_id: str = "", reason: s
     refund.status = RefundStatus.FAILED
     refund.failure_reason = (reason or "the card's bank did not accept it")[:300]
     refund.save(update_fields=["status", "provider_id", "failure_reason", "reversal_transfer", "updated_at"])
+    # The backer is told by email, like a receipt (private, never switched off), in the transaction
+    # that returns the money: whether the refund came from a cash-out or from settling a pledge
+    # "back to my card", this is where it is recorded failed, and only once (a failed refund
+    # never changes; the key dedupes the row besides).
+    announcing.stage(
+        key=f"refund:{refund.pk}:failed",
+        event="refund_failed",
+        user=user.pk,
+        refund=refund.pk,
+        amount_cents=refund.amount_cents,
+        reason=refund.failure_reason,
+    )
     return refund
 
 

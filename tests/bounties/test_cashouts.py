@@ -14,11 +14,13 @@ import stripe
 from django.db import transaction
 from django.utils import timezone
 
+from bounties.announcers.registry import sender_for
 from bounties.errors import IdempotencyMismatch, InsufficientFunds, InvalidCard, NothingToRefund
 from bounties.models import (
     Cashout,
     Deposit,
     DepositStatus,
+    Outbox,
     Refund,
     RefundStatus,
     Transfer,
@@ -196,6 +198,32 @@ def test_a_failed_refund_is_reversed_to_the_wallet_and_the_user_is_told(user):
     # A failed refund leaves its payment refundable again (in full: nothing of it went back).
     retry = cashout_create(user=user, amount_cents=2_500, key="again").cashout
     assert refunds_of(retry) == [(deposit.pk, 2_500, "pending")]
+    assert ledger_violations() == []
+
+
+@pytest.mark.django_db
+def test_a_failed_refund_emails_its_owner_a_receipt_once(user, settings):
+    settings.ANNOUNCERS = "console"
+    paid_by_card(user, 2_500, card=REFUND_FAILS_CARD)
+    cashout = cashout_create(user=user, amount_cents=1_000, key="back").cashout
+    (refund,) = refunds_send(cashout.pk)
+    assert refund.status == RefundStatus.FAILED
+    refund_record(refund.pk, ok=False, reason="again")  # the same answer again: nothing more
+
+    # Private, like every receipt: one email to the owner, never a public post.
+    (row,) = Outbox.objects.filter(event="refund_failed")
+    assert (row.channel, row.recipient, row.dedupe_key) == (
+        "email",
+        user.email,
+        f"refund:{refund.pk}:failed:email:{user.email}",
+    )
+    email = sender_for(row).build(row)
+    assert email.subject == (
+        "Fundfill receipt: Your card refund of $10 failed (the card has expired or was cancelled); the "
+        "money is back in your wallet."
+    )
+    assert refund_message(refund) in email.body and "/wallet/" in email.body
+    assert "List-Unsubscribe" not in email.extra_headers  # a receipt is never switched off
     assert ledger_violations() == []
 
 

@@ -264,4 +264,7 @@ def test_back_to_my_card_that_fails_leaves_the_money_in_the_wallet_and_says_so(m
     assert cashout.refunds.get().status == RefundStatus.FAILED
     assert balances(user=ada).wallet_cents == 2_500
     assert "back in your wallet" in cashout_message(cashout)
+    # And she is told by email too: the refund_failed receipt, once.
+    (told,) = Outbox.objects.filter(event="refund_failed")
+    assert (told.recipient, told.payload["amount_cents"]) == (ada.email, 2_500)
     assert ledger_violations() == []
