@@ -41,6 +41,7 @@ from bounties.announcers.registry import (
     INCIDENT_BACKERS,
     PRIVATE_EVENTS,
     PROPOSAL_EVENTS,
+    REFUND_FAILED,
     SUPPORT_CONTACT,
     audience,
     sender,
@@ -49,13 +50,6 @@ from bounties.models import Follower, FundPage, Outbox, Pledge, PledgeStatus
 from bounties.money import format_cents
 
 CHANNEL = "email"
-
-# A card refund that failed (`bounties.services.cashouts`): the money is back in the wallet, and
-# its owner is told as by a receipt. A private money event, so registered with the others (before
-# RECEIPT_EVENTS below is built, and before anything is staged: this module loads in `ready()`):
-# no social post, no webhook, an email that is never switched off.
-REFUND_FAILED = "refund_failed"
-PRIVATE_EVENTS.add(REFUND_FAILED)
 
 FOLLOWER_EVENTS = {"news_published", "claim_decided", "fund_awarded", "fund_failed"}
 # Event → the EmailPreference switch that lets a backer hear it.

@@ -83,3 +83,7 @@ PRIVATE_EVENTS |= {INCIDENT_BACKERS}
 # Finance staff writing to one user about their stuck money (finance.services.support_contact).
 SUPPORT_CONTACT = "support_contact"
 PRIVATE_EVENTS |= {SUPPORT_CONTACT}
+# A card refund that failed (`bounties.services.cashouts`): the money is back in the wallet, and
+# its owner is told as by a receipt (its text: `bounties.announcers.email`).
+REFUND_FAILED = "refund_failed"
+PRIVATE_EVENTS |= {REFUND_FAILED}
