@@ -123,6 +123,8 @@ def normalized_query(request):
     (links such as pagination would carry them to everyone). Anything else bypasses the
     cache (rendered, not stored), so random parameters cannot fill it.
     """
+    if not request.META.get("QUERY_STRING"):
+        return "", False  # most page views: no QueryDict to build
     items = []
     tracked = False
     for name, values in request.GET.lists():
