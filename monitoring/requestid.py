@@ -57,8 +57,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        # From META, not `request.headers`: building that mapping cost a cached page about a
-        # tenth of its time (bench/pages.py), and this runs before every page-cache hit.
+        # From META, not `request.headers`: building that mapping was about 7 % of a cached page's
+        # time in-process (cProfile), and this runs before every page-cache hit.
         request_id = accepted(request.META.get(META_KEY)) or uuid.uuid4().hex
         activate(request_id)
         response = self.get_response(request)
