@@ -52,6 +52,10 @@ def payout_settings(app_configs, **kwargs):
     ]
 
 
+# Channels that are audiences, not announcers: always on for whoever subscribed or registered.
+AUDIENCE_CHANNELS = {"email", "webhook", "webhooks"}
+
+
 @register(deploy=False)
 def announcer_settings(app_configs, **kwargs):
     """Each channel named in ANNOUNCERS must exist and have its keys (bounties.announcers.base)."""
@@ -60,8 +64,18 @@ def announcer_settings(app_configs, **kwargs):
     errors = []
     for name in enabled_names():
         if name not in REGISTRY:
+            hint = None
+            if name in AUDIENCE_CHANNELS:
+                hint = (
+                    f"{name.capitalize()} needs no naming here: it goes to the people and endpoints "
+                    "that asked for it (bounties.announcers.registry)."
+                )
             errors.append(
-                Error(f"ANNOUNCERS names {name!r}; use any of {', '.join(REGISTRY)}.", id="fundfill.E010")
+                Error(
+                    f"ANNOUNCERS names {name!r}; use any of {', '.join(REGISTRY)}.",
+                    hint=hint,
+                    id="fundfill.E010",
+                )
             )
             continue
         errors.extend(

@@ -135,6 +135,12 @@ def test_the_check_refuses_an_unknown_channel(settings):
     assert announcer_settings(None) == []
 
 
+def test_the_check_says_email_and_webhooks_need_no_naming(settings):
+    settings.ANNOUNCERS = "console,email"
+    (error,) = announcer_settings(None)
+    assert error.id == "fundfill.E010" and "goes to the people and endpoints that asked" in error.hint
+
+
 # --- X (tweepy) ----------------------------------------------------------------------------------
 
 
