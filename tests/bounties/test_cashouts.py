@@ -541,7 +541,6 @@ def test_a_day_old_pending_refund_is_looked_up_before_it_is_sent_again(fake_stri
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xdist_group("concurrency")
 def test_two_concurrent_cashouts_of_the_whole_balance_one_succeeds():
     alice = UserFactory(username="alice")
     top_up(alice, 3_000)
@@ -563,7 +562,6 @@ def test_two_concurrent_cashouts_of_the_whole_balance_one_succeeds():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xdist_group("concurrency")
 def test_concurrent_partial_cashouts_never_refund_a_payment_twice():
     """Four cash-outs of 20.00 at once from 60.00: three go through, split so no payment is over-refunded."""
     bob = UserFactory(username="bob")

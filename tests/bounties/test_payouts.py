@@ -274,7 +274,6 @@ def test_a_replayed_request_returns_the_first_and_moves_nothing_more(winner, fun
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xdist_group("concurrency")
 def test_concurrent_requests_never_pay_out_more_than_the_balance(winner, fund):
     # Wendy holds $100; eight requests of $30 at once, each with its own key, and four
     # copies of one more request under a single key.

@@ -10,7 +10,7 @@ from bounties.services.ledger import ledger_violations
 from finance import services
 from tests.integration import errors_of, run_concurrently
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CLICKS = 5
 

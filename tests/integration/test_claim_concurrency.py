@@ -60,7 +60,7 @@ from tests.factories import UserFactory
 from tests.integration import errors_of, run_concurrently
 from tests.money import back, checkout_event, deliver, top_up
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 WORK = "https://example.com/audit-report.pdf"
 SETTLEMENT_KINDS = (TransferKind.REFUND, TransferKind.BENEFICIARY)

@@ -43,8 +43,6 @@ from tests.integration import errors_of, run_concurrently
 from tests.money import checkout_event, deliver, top_up
 from tests.pages_html import parse_html
 
-pytestmark = pytest.mark.xdist_group("concurrency")
-
 
 def books(fund):
     """Every number a pledge touches, to compare before and after a failure."""

@@ -20,7 +20,7 @@ from tests.factories import UserFactory
 from tests.integration import errors_of, run_concurrently
 from tests.money import top_up
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def hold_each_account_lock(execute, sql, params, many, context):

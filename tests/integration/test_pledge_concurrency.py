@@ -35,7 +35,7 @@ from tests.factories import UserFactory
 from tests.integration import errors_of, run_concurrently
 from tests.money import checkout_event, deliver, top_up
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["sql", "orm"])

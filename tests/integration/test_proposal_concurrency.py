@@ -14,7 +14,7 @@ from tests.bounties.test_proposals import proposal_fields
 from tests.factories import UserFactory, build_site
 from tests.integration import errors_of, run_concurrently
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("concurrency")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_simultaneous_proposals_never_exceed_the_limit(retried):

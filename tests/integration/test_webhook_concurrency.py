@@ -22,8 +22,6 @@ from tests.factories import UserFactory
 from tests.integration import errors_of, run_concurrently
 from tests.money import checkout_event, deliver, failed_event, sign
 
-pytestmark = pytest.mark.xdist_group("concurrency")
-
 WEBHOOK_URL = "/payments/stripe/webhook/"
 
 
