@@ -136,6 +136,11 @@ def personal_response(stored: HttpResponse, parts: dict[str, str], state: str) -
     return response
 
 
+def anonymous_entry(request, query: str):
+    """The fresh anonymous entry of this URL (as `normalized_query` keys it), or None."""
+    return fresh_entry(entry_key(request, query), time.time())
+
+
 @cache
 def _renders_in_full():
     """`PAGE_CACHE_RENDER_IN_FULL`: the rule (a dotted path, given a user) for readers whose pages
@@ -157,10 +162,10 @@ class PersonalPageMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not self._candidate(request):
             return None
-        query, _tracked = normalized_query(request)
+        query = normalized_query(request)[0]
         if query is None:
             return None
-        entry = fresh_entry(entry_key(request, query), time.time())
+        entry = anonymous_entry(request, query)
         if entry is not None:
             stored, state = pickle.loads(entry[2]), "hit"  # as the anonymous hit does
         else:
@@ -232,10 +237,8 @@ class PersonalHitMiddleware:
     def _hit(self, request) -> HttpResponse | None:
         if not self._candidate(request):
             return None
-        query, _tracked = normalized_query(request)
-        if query is None:
-            return None
-        entry = fresh_entry(entry_key(request, query), time.time())
+        query = normalized_query(request)[0]
+        entry = None if query is None else anonymous_entry(request, query)
         if entry is None:
             return None
         reader = self._reader(request)
