@@ -160,6 +160,10 @@ class PersonalPageMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if not is_page_view(request):
+            # Its next signed-in GET skips PersonalHitMiddleware's entry lookup (a cache round trip).
+            local.mark_not_page(request.path)
+            return None
         if not self._candidate(request):
             return None
         query = normalized_query(request)[0]

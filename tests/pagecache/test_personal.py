@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from wagtail.models import PageViewRestriction
 
+from pagecache.generation import local
 from pagecache.middleware import HEADER
 from pagecache.personal import TOKEN_PLACEHOLDER, markers
 from tests.factories import FundUpdatePageFactory, UserFactory, publish
@@ -187,3 +188,12 @@ def test_a_logged_out_session_gets_the_logged_out_links(site, user):
     assert client.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
     html = client.get(FUND).content.decode()
     assert "Log in" in html and "Log out" not in html
+
+
+def test_a_signed_in_view_that_is_no_page_is_not_looked_up_in_the_cache_again(site, user, monkeypatch):
+    monkeypatch.setattr(local, "not_pages", set())  # what this process learnt in other tests
+    client = signed_in(user)
+    assert not local.is_not_page("/wallet/")
+    assert client.get("/wallet/").status_code == 200
+    assert local.is_not_page("/wallet/")  # the next one goes straight down the stack
+    assert "Log out" in client.get("/wallet/").content.decode()
