@@ -5,7 +5,8 @@ page is cached for anonymous readers, so its follow form (`bounties/includes/fol
 carries no CSRF token: it is a GET to the follow page here, which asks an anonymous reader for
 the address with a token. A signed-in reader (never served from the cache) follows in one click
 once their account's address is verified (it confirmed a follow by its link); before that, the
-button sends the confirmation link to it, as for anyone. Links from emails work without logging in; a bad link gets a page that says so (400).
+button sends the confirmation link to it, as for anyone. Links from emails work without logging
+in; a bad link gets a page that says so (400).
 """
 
 from django import forms
@@ -61,6 +62,10 @@ def _account_email(request) -> str:
     return request.user.email if request.user.is_authenticated else ""
 
 
+def _follows_in_one_click(request) -> bool:
+    return bool(_account_email(request)) and address_verified(user=request.user)
+
+
 @require_http_methods(["GET", "POST"])
 def follow_view(request, fund_id):
     """GET: the follow form (the fund page's form lands here). POST: follow, or ask for a confirmation."""
@@ -68,10 +73,9 @@ def follow_view(request, fund_id):
     if request.method == "GET":
         form = FollowForm(initial={"email": request.GET.get("email", "")[:254]})
         context = {"page": page, "form": form, "account_email": _account_email(request)}
-        context["one_click"] = bool(context["account_email"]) and address_verified(user=request.user)
+        context["one_click"] = _follows_in_one_click(request)
         return render(request, "bounties/follow.html", context)
-    account_email = _account_email(request)
-    if account_email and address_verified(user=request.user):
+    if _follows_in_one_click(request):
         follow_now(fund_id=page.pk, user=request.user)
         return render(request, "bounties/follow_done.html", {"page": page, "followed": True})
     rate = getattr(settings, "FOLLOW_RATE_LIMIT", FOLLOW_RATE)
@@ -81,6 +85,7 @@ def follow_view(request, fund_id):
         )
         response["Retry-After"] = "3600"
         return response
+    account_email = _account_email(request)
     if account_email:  # not verified yet: the link goes to the account's address, as for anyone
         follow_request(fund_id=page.pk, email=account_email, user=request.user)
         return render(

@@ -18,11 +18,11 @@ from bounties.services.delivery import deliver_due
 from content.models import ContentPage
 from tests.factories import UserFactory
 from tests.ui.a11y import screenshot
+from tests.ui.test_backer_journey import log_in
 
 pytestmark = pytest.mark.ui
 
 READER = "reader@example.com"
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
@@ -80,15 +80,6 @@ def test_reader_follows_a_fund_by_email_and_confirms_by_the_link(live_server, br
     screenshot(browser, "reader-follow-confirmed")
 
 
-def log_in(browser, wait, live_server, username):
-    browser.get(f"{live_server.url}/accounts/login/?next=/wallet/")
-    wait.visible("#id_username").send_keys(username)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    with wait.navigation():
-        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait.path("/wallet/")
-
-
 def follow_from_the_fund_page(browser, wait, live_server, fund):
     """The fund page's Follow button (no address typed: the follow page offers the account's)."""
     browser.get(live_server.url + fund.url)
@@ -102,9 +93,7 @@ def follow_from_the_fund_page(browser, wait, live_server, fund):
 def test_a_signed_in_reader_confirms_once_then_follows_with_one_click(
     live_server, browser, wait, fund, make_fund
 ):
-    user = UserFactory(username="reader", email=READER)
-    user.set_password(PASSWORD)
-    user.save()
+    UserFactory(username="reader", email=READER)  # UserFactory's password, which log_in types
     log_in(browser, wait, live_server, "reader")
 
     # Not verified yet: the button sends the link to the account's address; nothing is followed.
